@@ -1,0 +1,218 @@
+//! A gateway process, a chromedriver process and a WebDriver session, torn down on drop.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+/// The gateway's `--dev` demo deployment (fixed id).
+pub const DEMO_DEPLOYMENT: &str = "7c2a1d3e-5b4f-4a6c-8d9e-0f1a2b3c4d5e";
+
+static NEXT_DIR: AtomicU32 = AtomicU32::new(0);
+
+/// Everything one browser test needs; processes are killed and the data dir removed on drop.
+pub struct Env {
+    pub base: String,
+    pub client: Client,
+    gateway: Child,
+    chromedriver: Child,
+    data_dir: PathBuf,
+    artifacts: PathBuf,
+}
+
+impl Env {
+    /// Starts the gateway (`--dev`, serving the release client) and a Chromium session.
+    pub async fn start() -> Env {
+        let dist = dist_dir();
+        let data_dir = std::env::temp_dir().join(format!(
+            "threadline-e2e-{}-{}",
+            std::process::id(),
+            NEXT_DIR.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        std::fs::create_dir_all(&data_dir).expect("create data dir");
+
+        let port = free_port();
+        let log = std::fs::File::create(data_dir.join("gateway.log")).expect("gateway log");
+        let mut gateway = Command::new(env!("CARGO_BIN_EXE_threadline-gateway"))
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--data"])
+            .arg(&data_dir)
+            .arg("--static")
+            .arg(&dist)
+            .arg("--dev")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn threadline-gateway");
+        wait_for_port(port, &mut gateway, &data_dir.join("gateway.log"));
+
+        let cd_port = free_port();
+        let mut chromedriver = Command::new("chromedriver")
+            .arg(format!("--port={cd_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn chromedriver (apt-get install chromium-driver; scripts/tools.sh does)");
+        wait_for_port(cd_port, &mut chromedriver, Path::new("/dev/null"));
+
+        let caps = json!({ "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--no-first-run", "--window-size=1024,768"],
+        }});
+        let client = ClientBuilder::new(
+            hyper_util::client::legacy::connect::HttpConnector::new(),
+        )
+        .capabilities(serde_json::from_value(caps).expect("capabilities"))
+        .connect(&format!("http://127.0.0.1:{cd_port}"))
+        .await
+        .expect("WebDriver session");
+
+        let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/e2e-artifacts");
+        let _ = std::fs::create_dir_all(&artifacts);
+        Env { base: format!("http://127.0.0.1:{port}"), client, gateway, chromedriver, data_dir, artifacts }
+    }
+
+    /// Calls the gateway's HTTP API (control API, config.json, …) and returns (status, JSON body).
+    pub fn http(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let addr = self.base.trim_start_matches("http://");
+        http_request(addr, method, path, body)
+    }
+
+    /// Waits until `css` matches an element, for at most `secs` seconds.
+    pub async fn wait_for(&self, css: &str, secs: u64) -> fantoccini::elements::Element {
+        match self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(secs))
+            .for_element(Locator::Css(css))
+            .await
+        {
+            Ok(element) => element,
+            Err(err) => {
+                self.screenshot("failure").await;
+                panic!("no element matches {css:?} within {secs} s: {err}");
+            }
+        }
+    }
+
+    /// Polls `probe` (a JS expression) until it returns `want`, for at most `secs` seconds.
+    pub async fn wait_js(&self, probe: &str, want: Value, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut last = Value::Null;
+        while Instant::now() < deadline {
+            last = self.client.execute(&format!("return ({probe});"), vec![]).await.unwrap_or(Value::Null);
+            if last == want {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.screenshot("failure").await;
+        panic!("{probe} stayed {last} (wanted {want}) for {secs} s");
+    }
+
+    /// Saves a PNG screenshot under target/e2e-artifacts/NAME.png.
+    pub async fn screenshot(&self, name: &str) {
+        if let Ok(png) = self.client.screenshot().await {
+            let _ = std::fs::write(self.artifacts.join(format!("{name}.png")), png);
+        }
+    }
+
+    /// Ends the WebDriver session (call at the end of each test; Drop cannot await).
+    pub async fn finish(self) {
+        let _ = self.client.clone().close().await;
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = self.gateway.kill();
+        let _ = self.gateway.wait();
+        let _ = self.chromedriver.kill();
+        let _ = self.chromedriver.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// The release client build the gateway serves; set by scripts/test.sh.
+fn dist_dir() -> PathBuf {
+    let dist = std::env::var_os("THREADLINE_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../dist"));
+    assert!(
+        dist.join("index.html").is_file(),
+        "no release client build at {} — run `trunk build --release` (scripts/test.sh does) \
+         or set THREADLINE_DIST",
+        dist.display()
+    );
+    dist
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn wait_for_port(port: u16, child: &mut Child, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            panic!("process exited ({status}) before listening on {port}:\n{log}");
+        }
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listened on 127.0.0.1:{port} within 30 s");
+}
+
+/// A minimal HTTP/1.1 client (Connection: close) for the control API.
+pub fn http_request(addr: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut stream = TcpStream::connect(addr).expect("connect to gateway");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("send request");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("read response");
+    let text = String::from_utf8_lossy(&response);
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
+}

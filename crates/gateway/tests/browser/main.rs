@@ -1,0 +1,8 @@
+//! End-to-end tests in headless Chromium (WebDriver) against the gateway binary serving the
+//! release client build. Kept apart from `tests/gateway` because these need the release client
+//! (`trunk build --release`, pointed to by `THREADLINE_DIST`; `scripts/test.sh` sets it),
+//! chromedriver and Chromium. They are the only tests that load the wasm-opt'ed release build,
+//! so they are what catches a broken wasm-opt (a blank page).
+
+mod harness;
+mod smoke;
