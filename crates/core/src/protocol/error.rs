@@ -91,7 +91,9 @@ impl ErrorCode {
     pub const fn is_terminal(self) -> bool {
         matches!(
             self,
-            Self::SessionHasExpired | Self::SessionNotFound | Self::CannotDowngradeToUnauthenticated
+            Self::SessionHasExpired
+                | Self::SessionNotFound
+                | Self::CannotDowngradeToUnauthenticated
         )
     }
 
@@ -143,7 +145,8 @@ pub fn is_auth_failure_text(text: &str) -> bool {
     const PREFIXES: [&str; 2] = ["session authentication failed", "try to authenticate again"];
     let text = text.trim_start();
     PREFIXES.iter().any(|prefix| {
-        text.get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+        text.get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
     })
 }
 
@@ -210,11 +213,18 @@ impl DecodeError {
         // serde reports absent required fields as "missing field `name`"; surface the name.
         if let Some(rest) = detail.strip_prefix("missing field `") {
             if let Some(name) = rest.split('`').next() {
-                let qualified = if field.is_empty() { name.to_owned() } else { format!("{field}.{name}") };
+                let qualified = if field.is_empty() {
+                    name.to_owned()
+                } else {
+                    format!("{field}.{name}")
+                };
                 return Self::MissingField(qualified);
             }
         }
-        Self::InvalidField { field: field.to_owned(), detail }
+        Self::InvalidField {
+            field: field.to_owned(),
+            detail,
+        }
     }
 }
 

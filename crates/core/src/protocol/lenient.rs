@@ -77,8 +77,3 @@ pub(crate) fn value_as_i64(value: &Value) -> Option<i64> {
         _ => None,
     }
 }
-
-/// Serde `skip_serializing_if` helper.
-pub(crate) fn is_false(value: &bool) -> bool {
-    !*value
-}

@@ -93,7 +93,10 @@ const MILLIS_PER_DAY: i64 = 86_400_000;
 /// the next minute. Returns `None` for anything else, for invalid calendar dates and for instants
 /// before 1970. Runs in time linear in the input and never panics.
 pub fn parse_iso8601_millis(text: &str) -> Option<u64> {
-    let mut cursor = Cursor { bytes: text.trim().as_bytes(), position: 0 };
+    let mut cursor = Cursor {
+        bytes: text.trim().as_bytes(),
+        position: 0,
+    };
     let year = cursor.digits(4)? as i64;
     cursor.expect(b'-')?;
     let month = cursor.digits(2)?;
@@ -140,12 +143,20 @@ pub fn parse_iso8601_millis(text: &str) -> Option<u64> {
             if cursor.peek() == Some(b':') {
                 cursor.position += 1;
             }
-            let minutes = if cursor.at_end() { 0 } else { cursor.digits(2)? };
+            let minutes = if cursor.at_end() {
+                0
+            } else {
+                cursor.digits(2)?
+            };
             if hours > 23 || minutes > 59 {
                 return None;
             }
             let total = i64::from(hours * 60 + minutes);
-            if sign == b'+' { total } else { -total }
+            if sign == b'+' {
+                total
+            } else {
+                -total
+            }
         }
         Some(_) => return None,
     };
@@ -230,7 +241,8 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let era = year.div_euclid(400);
     let year_of_era = year - era * 400;
     let month = i64::from(month);
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_year =
+        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     era * 146_097 + day_of_era - 719_468
 }
@@ -240,11 +252,16 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let shifted = days + 719_468;
     let era = shifted.div_euclid(146_097);
     let day_of_era = shifted - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 } as u32;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    } as u32;
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
