@@ -3,5 +3,7 @@
 //!
 //! Nothing here performs IO or reads a clock: time, randomness and ids are inputs.
 
+pub mod markdown;
 pub mod protocol;
+pub mod session;
 pub mod time;
