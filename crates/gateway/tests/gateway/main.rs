@@ -1,2 +1,13 @@
 //! The gateway's socket-level integration tests: real sockets on 127.0.0.1:0 with a
-//! tokio-tungstenite client. (Modules are declared as they are written.)
+//! tokio-tungstenite client. Every wait is bounded.
+
+mod support;
+
+mod attachments;
+mod console;
+mod control;
+mod errors;
+mod http;
+mod lifecycle;
+mod protocol;
+mod restart;

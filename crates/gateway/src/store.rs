@@ -1,0 +1,515 @@
+//! SQLite persistence (WAL). Every acknowledged guest message is committed here before the
+//! gateway echoes it, so a `kill -9` loses nothing the client saw confirmed.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+
+use crate::domain::deployment::DeploymentSettings;
+use crate::domain::session::{Conversation, ConversationState, Session};
+
+/// A storage failure (the gateway's fault, not the client's).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("stored JSON is corrupt: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// One uploaded (or announced) guest attachment.
+#[derive(Clone, Debug)]
+pub struct AttachmentRecord {
+    pub id: String,
+    pub session_id: String,
+    pub deployment_id: String,
+    pub token: String,
+    pub file_name: String,
+    pub mime: String,
+    pub declared_size: u64,
+    pub tagging: String,
+    pub uploaded: bool,
+    pub size: u64,
+    pub created_ms: u64,
+}
+
+/// The gateway's database.
+pub struct Store {
+    connection: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS deployments (
+  id TEXT PRIMARY KEY, ordinal INTEGER NOT NULL, settings TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+  deployment_id TEXT NOT NULL, token TEXT NOT NULL, session_id TEXT NOT NULL,
+  conversation_id TEXT NOT NULL, settings TEXT NOT NULL, created_ms INTEGER NOT NULL,
+  last_active_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, read_only INTEGER NOT NULL,
+  expired INTEGER NOT NULL, authenticated INTEGER NOT NULL, custom_attributes TEXT NOT NULL,
+  PRIMARY KEY (deployment_id, token));
+CREATE TABLE IF NOT EXISTS conversations (
+  id TEXT PRIMARY KEY, deployment_id TEXT NOT NULL, token TEXT NOT NULL, session_id TEXT NOT NULL,
+  state TEXT NOT NULL, agent TEXT, queue TEXT NOT NULL, created_ms INTEGER NOT NULL,
+  ended_ms INTEGER, last_activity_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS messages (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, session_id TEXT NOT NULL,
+  conversation_id TEXT NOT NULL, deployment_id TEXT NOT NULL, time_ms INTEGER NOT NULL,
+  body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS messages_by_session ON messages (session_id, seq);
+CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (conversation_id, seq);
+CREATE TABLE IF NOT EXISTS attachments (
+  id TEXT PRIMARY KEY, session_id TEXT NOT NULL, deployment_id TEXT NOT NULL, token TEXT NOT NULL,
+  file_name TEXT NOT NULL, mime TEXT NOT NULL, declared_size INTEGER NOT NULL, tagging TEXT NOT NULL,
+  uploaded INTEGER NOT NULL, size INTEGER NOT NULL, created_ms INTEGER NOT NULL, data BLOB);
+";
+
+impl Store {
+    /// Opens (or creates) `gateway.sqlite3` under `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
+        let connection = Connection::open(data_dir.join("gateway.sqlite3"))?;
+        // WAL + NORMAL: a committed transaction survives a process kill (not necessarily a power cut).
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        connection.execute_batch(SCHEMA)?;
+        Ok(Self {
+            connection: Mutex::new(connection),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (transactions roll back).
+        self.connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Reads a value from the key/value table.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Writes a value to the key/value table.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+            [key, value],
+        )?;
+        Ok(())
+    }
+
+    /// All deployments in listing order.
+    pub fn deployments(&self) -> Result<Vec<(String, i64, DeploymentSettings)>, StoreError> {
+        let connection = self.lock();
+        let mut statement =
+            connection.prepare("SELECT id, ordinal, settings FROM deployments ORDER BY ordinal")?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut deployments = Vec::new();
+        for row in rows {
+            let (id, ordinal, text) = row?;
+            match serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|json| DeploymentSettings::from_json(json).ok())
+            {
+                Some(settings) => deployments.push((id, ordinal, settings)),
+                None => {
+                    tracing::warn!(deployment = %id, "skipping a stored deployment whose settings no longer parse")
+                }
+            }
+        }
+        Ok(deployments)
+    }
+
+    /// Inserts or replaces a deployment.
+    pub fn save_deployment(
+        &self,
+        id: &str,
+        ordinal: i64,
+        settings: &DeploymentSettings,
+    ) -> Result<(), StoreError> {
+        let text = serde_json::to_string(settings)?;
+        self.lock().execute(
+            "INSERT OR REPLACE INTO deployments (id, ordinal, settings) VALUES (?1, ?2, ?3)",
+            params![id, ordinal, text],
+        )?;
+        Ok(())
+    }
+
+    /// Every stored session (sockets and rate windows start empty).
+    pub fn sessions(&self) -> Result<Vec<Session>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT deployment_id, token, session_id, conversation_id, settings, created_ms, last_active_ms,
+                    expires_ms, read_only, expired, authenticated, custom_attributes FROM sessions",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, i64>(5)?,
+                row.get::<_, i64>(6)?,
+                row.get::<_, i64>(7)?,
+                row.get::<_, bool>(8)?,
+                row.get::<_, bool>(9)?,
+                row.get::<_, bool>(10)?,
+                row.get::<_, String>(11)?,
+            ))
+        })?;
+        let mut sessions = Vec::new();
+        for row in rows {
+            let (
+                deployment_id,
+                token,
+                session_id,
+                conversation_id,
+                settings,
+                created,
+                active,
+                expires,
+                read_only,
+                expired,
+                authenticated,
+                attributes,
+            ) = row?;
+            let Some(settings) = serde_json::from_str::<Value>(&settings)
+                .ok()
+                .and_then(|json| DeploymentSettings::from_json(json).ok())
+            else {
+                tracing::warn!(%session_id, "skipping a stored session whose settings no longer parse");
+                continue;
+            };
+            sessions.push(Session {
+                session_id,
+                deployment_id,
+                token,
+                conversation_id,
+                settings,
+                created_ms: created.max(0) as u64,
+                last_active_ms: active.max(0) as u64,
+                expires_ms: expires.max(0) as u64,
+                read_only,
+                expired,
+                authenticated,
+                custom_attributes: serde_json::from_str(&attributes).unwrap_or_default(),
+                sockets: Vec::new(),
+                recent_sends: Default::default(),
+            });
+        }
+        Ok(sessions)
+    }
+
+    /// Inserts or replaces the session stored for its (deployment, token).
+    pub fn save_session(&self, session: &Session) -> Result<(), StoreError> {
+        let settings = serde_json::to_string(&session.settings)?;
+        let attributes = serde_json::to_string(&session.custom_attributes)?;
+        self.lock().execute(
+            "INSERT OR REPLACE INTO sessions (deployment_id, token, session_id, conversation_id, settings,
+               created_ms, last_active_ms, expires_ms, read_only, expired, authenticated, custom_attributes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                session.deployment_id,
+                session.token,
+                session.session_id,
+                session.conversation_id,
+                settings,
+                session.created_ms as i64,
+                session.last_active_ms as i64,
+                session.expires_ms as i64,
+                session.read_only,
+                session.expired,
+                session.authenticated,
+                attributes
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets a session and its guest-visible history (conversation clear).
+    pub fn delete_session(
+        &self,
+        deployment_id: &str,
+        token: &str,
+        session_id: &str,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        transaction.execute(
+            "DELETE FROM sessions WHERE deployment_id = ?1 AND token = ?2",
+            [deployment_id, token],
+        )?;
+        transaction.execute("DELETE FROM messages WHERE session_id = ?1", [session_id])?;
+        transaction.execute(
+            "DELETE FROM attachments WHERE session_id = ?1",
+            [session_id],
+        )?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Every stored conversation.
+    pub fn conversations(&self) -> Result<Vec<Conversation>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT id, deployment_id, token, session_id, state, agent, queue, created_ms, ended_ms, last_activity_ms FROM conversations",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok(Conversation {
+                id: row.get(0)?,
+                deployment_id: row.get(1)?,
+                token: row.get(2)?,
+                session_id: row.get(3)?,
+                state: ConversationState::parse(&row.get::<_, String>(4)?),
+                agent: row.get(5)?,
+                queue: row.get(6)?,
+                created_ms: row.get::<_, i64>(7)?.max(0) as u64,
+                ended_ms: row
+                    .get::<_, Option<i64>>(8)?
+                    .map(|ended| ended.max(0) as u64),
+                last_activity_ms: row.get::<_, i64>(9)?.max(0) as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Inserts or replaces a conversation.
+    pub fn save_conversation(&self, conversation: &Conversation) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT OR REPLACE INTO conversations (id, deployment_id, token, session_id, state, agent, queue,
+               created_ms, ended_ms, last_activity_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                conversation.id,
+                conversation.deployment_id,
+                conversation.token,
+                conversation.session_id,
+                conversation.state.as_str(),
+                conversation.agent,
+                conversation.queue,
+                conversation.created_ms as i64,
+                conversation.ended_ms.map(|ended| ended as i64),
+                conversation.last_activity_ms as i64
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Appends a message body (a `StructuredMessage` body) and commits it.
+    pub fn insert_message(
+        &self,
+        session: &Session,
+        message_id: &str,
+        time_ms: u64,
+        body: &Value,
+    ) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO messages (id, session_id, conversation_id, deployment_id, time_ms, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                message_id,
+                session.session_id,
+                session.conversation_id,
+                session.deployment_id,
+                time_ms as i64,
+                body.to_string()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Stores an inbound guest message and the session's new activity/expiry/attributes in one
+    /// transaction (one commit per message keeps the echo path fast).
+    pub fn commit_inbound(
+        &self,
+        session: &Session,
+        message_id: &str,
+        time_ms: u64,
+        body: &Value,
+    ) -> Result<(), StoreError> {
+        let attributes = serde_json::to_string(&session.custom_attributes)?;
+        let body = body.to_string();
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        transaction
+            .prepare_cached(
+                "INSERT INTO messages (id, session_id, conversation_id, deployment_id, time_ms, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                message_id,
+                session.session_id,
+                session.conversation_id,
+                session.deployment_id,
+                time_ms as i64,
+                body
+            ])?;
+        transaction
+            .prepare_cached(
+                "UPDATE sessions SET last_active_ms = ?3, expires_ms = ?4, custom_attributes = ?5
+                 WHERE deployment_id = ?1 AND token = ?2",
+            )?
+            .execute(params![
+                session.deployment_id,
+                session.token,
+                session.last_active_ms as i64,
+                session.expires_ms as i64,
+                attributes
+            ])?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// One history page for a session, newest first, plus the total count.
+    pub fn history_page(
+        &self,
+        session_id: &str,
+        page_number: u64,
+        page_size: u64,
+    ) -> Result<(Vec<Value>, u64), StoreError> {
+        let connection = self.lock();
+        let total: i64 = connection.query_row(
+            "SELECT COUNT(*) FROM messages WHERE session_id = ?1",
+            [session_id],
+            |row| row.get(0),
+        )?;
+        let offset = page_number.saturating_sub(1).saturating_mul(page_size);
+        let mut statement = connection.prepare(
+            "SELECT body FROM messages WHERE session_id = ?1 ORDER BY seq DESC LIMIT ?2 OFFSET ?3",
+        )?;
+        let bodies = statement
+            .query_map(
+                params![
+                    session_id,
+                    page_size.min(i64::MAX as u64) as i64,
+                    offset.min(i64::MAX as u64) as i64
+                ],
+                |row| row.get::<_, String>(0),
+            )?
+            .filter_map(|text| text.ok().and_then(|text| serde_json::from_str(&text).ok()))
+            .collect();
+        Ok((bodies, total.max(0) as u64))
+    }
+
+    /// A conversation's message bodies, oldest first.
+    pub fn transcript(&self, conversation_id: &str) -> Result<Vec<Value>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare("SELECT body FROM messages WHERE conversation_id = ?1 ORDER BY seq")?;
+        let bodies = statement
+            .query_map([conversation_id], |row| row.get::<_, String>(0))?
+            .filter_map(|text| text.ok().and_then(|text| serde_json::from_str(&text).ok()))
+            .collect();
+        Ok(bodies)
+    }
+
+    /// Deletes a deployment's messages older than `cutoff_ms`; returns how many went.
+    pub fn purge_messages_before(
+        &self,
+        deployment_id: &str,
+        cutoff_ms: u64,
+    ) -> Result<usize, StoreError> {
+        Ok(self.lock().execute(
+            "DELETE FROM messages WHERE deployment_id = ?1 AND time_ms < ?2",
+            params![deployment_id, cutoff_ms.min(i64::MAX as u64) as i64],
+        )?)
+    }
+
+    /// Records an announced (not yet uploaded) attachment.
+    pub fn insert_attachment(&self, record: &AttachmentRecord) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT OR REPLACE INTO attachments (id, session_id, deployment_id, token, file_name, mime, declared_size,
+               tagging, uploaded, size, created_ms, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, 0, ?9, NULL)",
+            params![
+                record.id,
+                record.session_id,
+                record.deployment_id,
+                record.token,
+                record.file_name,
+                record.mime,
+                record.declared_size as i64,
+                record.tagging,
+                record.created_ms as i64
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Looks up an attachment's metadata.
+    pub fn attachment(&self, id: &str) -> Result<Option<AttachmentRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT id, session_id, deployment_id, token, file_name, mime, declared_size, tagging, uploaded, size, created_ms
+                 FROM attachments WHERE id = ?1",
+                [id],
+                |row| {
+                    Ok(AttachmentRecord {
+                        id: row.get(0)?,
+                        session_id: row.get(1)?,
+                        deployment_id: row.get(2)?,
+                        token: row.get(3)?,
+                        file_name: row.get(4)?,
+                        mime: row.get(5)?,
+                        declared_size: row.get::<_, i64>(6)?.max(0) as u64,
+                        tagging: row.get(7)?,
+                        uploaded: row.get(8)?,
+                        size: row.get::<_, i64>(9)?.max(0) as u64,
+                        created_ms: row.get::<_, i64>(10)?.max(0) as u64,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Stores an attachment's bytes and marks it uploaded.
+    pub fn store_attachment_data(&self, id: &str, data: &[u8]) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE attachments SET data = ?2, size = ?3, uploaded = 1 WHERE id = ?1",
+            params![id, data, data.len() as i64],
+        )?;
+        Ok(())
+    }
+
+    /// An uploaded attachment's bytes.
+    pub fn attachment_data(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT data FROM attachments WHERE id = ?1 AND uploaded = 1",
+                [id],
+                |row| row.get::<_, Option<Vec<u8>>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// Deletes an attachment; true if it existed.
+    pub fn delete_attachment(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .execute("DELETE FROM attachments WHERE id = ?1", [id])?
+            > 0)
+    }
+}
