@@ -16,6 +16,7 @@ pub(crate) fn apply_deployment(config: &mut SessionConfig, deployment: &Deployme
     config.auto_start = deployment.auto_start_enabled();
     config.show_user_typing = deployment.user_typing_enabled();
     config.conversation_clear = deployment.conversation_clear_enabled();
+    config.allow_session_upgrade = deployment.auth.is_some_and(|auth| auth.enabled && auth.allow_session_upgrade);
 }
 
 /// What the UI may need from a `SessionResponse`.

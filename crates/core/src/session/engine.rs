@@ -1,23 +1,25 @@
 //! The [`Session`] state machine. See the module docs of `session` for the drive loop.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::hash::BuildHasherDefault;
 
 use crate::protocol::{
-    ClientAction, ErrorCode, FrameKind, HistoryPage, Message, MessageId, MessageType, PresenceType, ServerFrame,
-    SessionResponse, SessionToken, TracingId, TypingType, HEALTH_CHECK_TRACING_ID,
+    is_auth_failure_text, ClientAction, ErrorCode, Event as WireEvent, FrameKind, HistoryPage, IsoTime, Message, MessageId,
+    MessageType, PresenceType, ServerFrame, SessionResponse, SessionToken, TracingId, TypingType, HEALTH_CHECK_TRACING_ID,
 };
 use crate::time::UnixMillis;
 
+use super::attributes::{self, CustomAttributes};
+use super::auth::{AuthMode, Credentials, Secret, MAX_CONFIGURE_ATTEMPTS};
 use super::backoff::{BackoffPolicy, Outage};
 use super::convert;
 use super::expiry::{Ttl, TtlAction, TtlChange, TtlPolicy};
 use super::outbox::{self, Outbox, TRACING_METADATA_KEY};
 use super::transcript::{FastHasher, Transcript};
 use super::{
-    AttachmentUpdate, Author, CloseReason, CommandError, ConnectionState, DeliveryStatus, Direction, EntryKey, EntryKind,
-    Entropy, Event, FailureReason, OrderKey, OutboxItem, OutgoingMessage, Output, Persisted, SessionConfig, SessionInfo,
-    StorageWrite, TranscriptEntry, UserError,
+    AttachmentUpdate, AuthFailure, Author, CloseReason, CommandError, ConnectionState, DeliveryStatus, Direction, EntryKey,
+    EntryKind, Entropy, Event, FailureReason, OrderKey, OutboxItem, OutgoingMessage, Output, Persisted, SessionConfig,
+    SessionInfo, SessionNotice, StorageWrite, TranscriptEntry, UserError,
 };
 use crate::protocol::AttachmentId;
 
@@ -34,6 +36,8 @@ const MAX_RECONCILE_PAGES: u32 = 20;
 const MAX_HISTORY_RETRIES: u32 = 3;
 /// Remembered request tracing ids (to attribute error frames); older ones are forgotten.
 const MAX_TRACKED_REQUESTS: usize = 64;
+/// Client-local code of a state that waits for the customer to sign in again (SDK AuthFailed).
+const AUTH_FAILED: u32 = 6001;
 
 /// The session engine. Create one per messenger instance; drive it as described in the
 /// [module docs](super).
@@ -44,6 +48,9 @@ pub struct Session {
     ttl_policy: TtlPolicy,
 
     token: Option<SessionToken>,
+    /// Guest or signed in; the only place the JWT and refresh token live.
+    auth: AuthMode,
+    attributes: CustomAttributes,
     link: Link,
     outage: Option<Outage>,
     network_online: bool,
@@ -91,6 +98,8 @@ enum Down {
     Expired,
     Closed(CloseReason),
     Failed { code: u32, message: String },
+    /// The signed-in customer's tokens were refused: waiting for `sign_in`.
+    SignInRequired,
 }
 
 #[derive(Clone, Debug)]
@@ -109,6 +118,8 @@ struct OpenLink {
 enum Phase {
     /// `configureSession` sent, waiting for `SessionResponse`.
     Configuring { start_new: bool },
+    /// The JWT was refused; waiting for the driver's refresh before configuring again.
+    AwaitingJwt { start_new: bool },
     /// Configured.
     Active { read_only: bool },
     /// `closeSession` sent (start-new flow), waiting for `SessionResponse{connected:false}`.
@@ -150,6 +161,9 @@ struct History {
     failures: u32,
     /// Retry a failed fetch at this time.
     retry_at: Option<(u32, UnixMillis)>,
+    /// The fetch in flight belongs to a conversation the engine has left (expired, logged out,
+    /// signed in, started anew): its answer is dropped, never shown.
+    discard_answer: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -187,6 +201,8 @@ impl Session {
             backoff,
             ttl_policy,
             token: persisted.token,
+            auth: AuthMode::Guest,
+            attributes: CustomAttributes::default(),
             link: Link::Down(Down::Idle),
             outage: None,
             network_online: true,
@@ -268,6 +284,21 @@ impl Session {
         &self.config
     }
 
+    /// True while the engine holds a signed-in customer's tokens.
+    pub fn is_signed_in(&self) -> bool {
+        self.auth.credentials().is_some()
+    }
+
+    /// True when the customer must sign in again before anything connects.
+    pub fn sign_in_required(&self) -> bool {
+        matches!(self.auth, AuthMode::SignInRequired(_))
+    }
+
+    /// The custom attributes set last (sent with the next message if they changed).
+    pub fn custom_attributes(&self) -> &BTreeMap<String, String> {
+        self.attributes.current()
+    }
+
     // -----------------------------------------------------------------------------------------
     // Outputs
 
@@ -292,7 +323,7 @@ impl Session {
             Link::Waiting { retry_at } => consider(Some(*retry_at)),
             Link::Connecting { since } => consider(Some(since.saturating_add_ms(self.config.connect_timeout_ms))),
             Link::Open(open) => match open.phase {
-                Phase::Configuring { .. } | Phase::ClosingSession => {
+                Phase::Configuring { .. } | Phase::AwaitingJwt { .. } | Phase::ClosingSession => {
                     consider(Some(open.phase_since.saturating_add_ms(self.config.echo_interval_ms)));
                 }
                 Phase::Active { .. } => {
@@ -330,7 +361,7 @@ impl Session {
                 unanswered_echo_since: None,
                 live_keys: HashSet::new(),
             });
-            self.send_configure(false);
+            self.begin_configure(false, now);
         }
         self.finish();
     }
@@ -537,11 +568,13 @@ impl Session {
         Ok(())
     }
 
-    /// Leaves a read-only conversation and starts a new one on the same socket
-    /// (`closeSession` → `SessionResponse{connected:false}` → `configureSession{startNew:true}`).
+    /// Leaves the conversation and starts a new one on the same socket (`closeSession` →
+    /// `SessionResponse{connected:false}` → configure with `startNew:true`). Guests may do this
+    /// only from a read-only conversation; a signed-in customer at any time.
     pub fn start_new_conversation(&mut self, now: UnixMillis) -> Result<(), CommandError> {
         match self.active_phase() {
             Some(true) => {}
+            Some(false) if self.is_signed_in() => {}
             Some(false) => return Err(CommandError::NotReadOnly),
             None => return Err(CommandError::NotConnected),
         }
@@ -622,6 +655,128 @@ impl Session {
         self.finish();
         Ok(())
     }
+
+    /// Sets the custom attributes (replacing earlier ones). They go out with the next text or
+    /// attachment message, and again only after they change. Refused if they exceed the
+    /// deployment's `maxCustomDataBytes` (known after the first `SessionResponse`).
+    pub fn set_custom_attributes(&mut self, attributes: BTreeMap<String, String>, _now: UnixMillis) -> Result<(), CommandError> {
+        let size = attributes::byte_size(&attributes);
+        if let Some(max) = self.custom_data_budget() {
+            if size > max {
+                return Err(CommandError::CustomAttributesTooLarge { size, max });
+            }
+        }
+        self.attributes.set(attributes);
+        self.finish();
+        Ok(())
+    }
+
+    /// Answers a date/time-slot picker offered by message `originating_message_id` with the
+    /// chosen slot's ISO-8601 `dateTime`.
+    pub fn send_date_picker_answer(&mut self, date_time_iso: String, originating_message_id: Option<MessageId>, now: UnixMillis) -> Result<EntryKey, CommandError> {
+        if IsoTime::new(date_time_iso.as_str()).to_unix_millis().is_none() {
+            return Err(CommandError::InvalidDateTime(date_time_iso));
+        }
+        self.submit(OutgoingMessage::DatePicker { date_time: date_time_iso, originating_message_id }, now)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authentication (see the module docs)
+
+impl Session {
+    /// The customer signed in: `jwt` from the code exchange (or the host page's provider),
+    /// `refresh_token` if the flow gave one. Both stay in memory only.
+    ///
+    /// * Already signed in: the tokens are replaced (a configure waiting for a refresh goes on
+    ///   with the new JWT); the connection is kept.
+    /// * A configured guest session and [`SessionConfig::allow_session_upgrade`]: step-up on the
+    ///   same socket and token.
+    /// * Otherwise the guest token is discarded and the guest conversation left; the engine
+    ///   connects at once on a new token unless the messenger is idle or was closed by the
+    ///   user (then the next `open` does).
+    pub fn sign_in(&mut self, jwt: String, refresh_token: Option<String>, now: UnixMillis) {
+        let credentials = Credentials::new(Secret::new(jwt), refresh_token.map(Secret::new));
+        if let Some(current) = self.auth.credentials_mut() {
+            // A stale refresh answer for the old tokens is ignored from now on.
+            *current = credentials;
+            if let Link::Open(OpenLink { phase: Phase::AwaitingJwt { start_new }, .. }) = self.link {
+                self.begin_configure(start_new, now);
+            }
+            self.finish();
+            return;
+        }
+        let was_guest = self.auth.is_guest();
+        let step_up = was_guest && self.config.allow_session_upgrade && self.active_phase() == Some(false);
+        self.auth = AuthMode::SignedIn(credentials);
+        if step_up {
+            // SPEC §11 step 6: same socket, same token.
+            self.begin_configure(false, now);
+            self.finish();
+            return;
+        }
+        let reconnect = !matches!(self.link, Link::Down(Down::Idle | Down::Closed(CloseReason::User)));
+        if matches!(self.link, Link::Open(_) | Link::Connecting { .. }) {
+            self.drop_socket("signing in");
+        }
+        self.outage = None;
+        // SDK ≥ 2.8: an authenticated session always runs on a fresh thread token.
+        self.forget_token();
+        if was_guest {
+            self.leave_conversation();
+        }
+        if reconnect {
+            self.connect(now);
+        }
+        self.finish();
+    }
+
+    /// The customer signs out: the driver revokes the tokens ([`Output::RevokeTokens`]); the
+    /// engine forgets them, the thread token, the transcript and the outbox, and stays closed
+    /// (the next `open` is a guest session). Does nothing for a guest.
+    pub fn sign_out(&mut self, _now: UnixMillis) {
+        match std::mem::replace(&mut self.auth, AuthMode::Guest) {
+            AuthMode::Guest => {}
+            AuthMode::SignedIn(credentials) => {
+                self.emit_output(Output::RevokeTokens { jwt: credentials.jwt, refresh_token: credentials.refresh_token });
+                self.logged_out();
+            }
+            AuthMode::SignInRequired(_) => self.logged_out(),
+        }
+        self.finish();
+    }
+
+    /// The answer to [`Output::RefreshJwt`]: the new JWT, and the rotated refresh token if the
+    /// response carried one (`None` keeps the old one). Configuring continues.
+    pub fn handle_jwt_refreshed(&mut self, jwt: String, refresh_token: Option<String>, now: UnixMillis) {
+        if let Some(credentials) = self.auth.credentials_mut().filter(|credentials| credentials.refreshing) {
+            credentials.refreshing = false;
+            credentials.jwt = Secret::new(jwt);
+            if let Some(refresh_token) = refresh_token {
+                credentials.refresh_token = Some(Secret::new(refresh_token));
+            }
+            if let Link::Open(OpenLink { phase: Phase::AwaitingJwt { start_new }, .. }) = self.link {
+                self.begin_configure(start_new, now);
+            }
+        }
+        self.finish();
+    }
+
+    /// [`Output::RefreshJwt`] failed with this HTTP status (0 = network error). A refused
+    /// refresh (4xx) means the customer must sign in again; a network or server error is
+    /// retried through a reconnect, within the same three-attempt budget.
+    pub fn handle_refresh_failed(&mut self, http_status: u16, now: UnixMillis) {
+        if let Some(credentials) = self.auth.credentials_mut().filter(|credentials| credentials.refreshing) {
+            credentials.refreshing = false;
+            let transient = http_status == 0 || http_status == 408 || http_status == 429 || http_status >= 500;
+            if !transient {
+                self.require_sign_in(AuthFailure::RefreshFailed { http_status });
+            } else if matches!(self.link, Link::Open(OpenLink { phase: Phase::AwaitingJwt { .. }, .. })) {
+                self.abandon_socket("token refresh failed", now);
+            }
+        }
+        self.finish();
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -631,6 +786,14 @@ impl Session {
     /// Opens a socket unless one is open or connecting (never two at once).
     fn connect(&mut self, now: UnixMillis) {
         if matches!(self.link, Link::Open(_) | Link::Connecting { .. }) {
+            return;
+        }
+        if let AuthMode::SignInRequired(reason) = &self.auth {
+            // Connecting with refused tokens (or as a guest on an authenticated token) cannot
+            // work: remind the UI instead.
+            let reason = reason.clone();
+            self.link = Link::Down(Down::SignInRequired);
+            self.emit(Event::AuthorizationRequired { reason });
             return;
         }
         if self.token.is_none() {
@@ -652,6 +815,8 @@ impl Session {
     /// Bookkeeping when a socket is gone, whatever the cause.
     fn socket_gone(&mut self) {
         self.outbox.socket_lost();
+        // Unconfirmed attributes ride again on the next message.
+        self.attributes.requeue();
         self.requests.clear();
         self.clearing = false;
         self.history.holding_sends = false;
@@ -693,11 +858,29 @@ impl Session {
         };
     }
 
+    /// Configures the open socket, or waits for a refreshed JWT if one is on its way.
+    fn begin_configure(&mut self, start_new: bool, now: UnixMillis) {
+        let waiting = self.auth.credentials().is_some_and(|credentials| credentials.refreshing);
+        let Link::Open(open) = &mut self.link else { return };
+        open.phase = if waiting { Phase::AwaitingJwt { start_new } } else { Phase::Configuring { start_new } };
+        open.phase_since = now;
+        if !waiting {
+            self.send_configure(start_new);
+        }
+    }
+
     fn send_configure(&mut self, start_new: bool) {
         let Some(token) = self.token.clone() else { return };
         let tracing_id = self.new_tracing_id();
         self.track(tracing_id.clone(), Request::Configure);
-        self.send(ClientAction::configure_session(token, self.config.deployment_id.clone(), start_new, tracing_id));
+        let deployment_id = self.config.deployment_id.clone();
+        let action = match self.auth.credentials() {
+            Some(credentials) => {
+                ClientAction::configure_authenticated_session(token, deployment_id, credentials.jwt.expose(), start_new, tracing_id)
+            }
+            None => ClientAction::configure_session(token, deployment_id, start_new, tracing_id),
+        };
+        self.send(action);
     }
 
     /// A terminal error: close, stop, optionally forget the token.
@@ -729,6 +912,107 @@ impl Session {
         }
     }
 
+    /// Closes the socket (if any) ourselves and forgets it.
+    fn drop_socket(&mut self, reason: &str) {
+        if matches!(self.link, Link::Open(_) | Link::Connecting { .. }) {
+            self.emit_output(Output::Close { code: CLOSE_NORMAL, reason: reason.to_owned() });
+        }
+        self.socket_gone();
+    }
+
+    /// The signed-in customer's tokens are no longer accepted: drop them and wait for a new
+    /// sign-in. The outbox and the transcript stay.
+    fn require_sign_in(&mut self, reason: AuthFailure) {
+        self.drop_socket("sign-in required");
+        self.link = Link::Down(Down::SignInRequired);
+        self.outage = None;
+        self.auth = AuthMode::SignInRequired(reason.clone());
+        self.emit(Event::AuthorizationRequired { reason });
+    }
+
+    /// A 401 on configure: refresh the JWT and configure again, within the attempt budget.
+    fn on_unauthorized(&mut self, now: UnixMillis) {
+        let start_new = match &self.link {
+            Link::Open(open) => match open.phase {
+                Phase::Configuring { start_new } => start_new,
+                // Already waiting for a refresh: a duplicate 401 changes nothing.
+                Phase::AwaitingJwt { .. } => return,
+                // A refused closeSession: the new conversation is still wanted.
+                Phase::ClosingSession => true,
+                Phase::Active { .. } => return,
+            },
+            _ => return,
+        };
+        let Some(credentials) = self.auth.credentials_mut() else { return };
+        credentials.rejected_configures = credentials.rejected_configures.saturating_add(1);
+        if credentials.rejected_configures >= MAX_CONFIGURE_ATTEMPTS {
+            return self.require_sign_in(AuthFailure::Unauthorized);
+        }
+        let Some(refresh_token) = credentials.refresh_token.clone() else {
+            return self.require_sign_in(AuthFailure::NoRefreshToken);
+        };
+        // One refresh at a time (a reconnect may meet a 401 while one is still out).
+        let already_refreshing = std::mem::replace(&mut credentials.refreshing, true);
+        if let Link::Open(open) = &mut self.link {
+            open.phase = Phase::AwaitingJwt { start_new };
+            open.phase_since = now;
+        }
+        if !already_refreshing {
+            self.emit_output(Output::RefreshJwt { refresh_token });
+        }
+    }
+
+    /// Forgets the current conversation locally (another identity's or a finished one):
+    /// transcript rows the server confirmed, history paging, expiry and session facts.
+    /// Unsent messages stay.
+    fn leave_conversation(&mut self) {
+        self.transcript.retain(|entry| entry.status != DeliveryStatus::Sent);
+        self.emit(Event::TranscriptReset(self.transcript.entries().to_vec()));
+        if self.ttl.notice_shown() {
+            self.emit(Event::ExpiringCancelled);
+        }
+        self.ttl.reset();
+        self.reset_history(false);
+        self.session_info = None;
+        self.echo_requested = false;
+        self.attributes.new_conversation();
+    }
+
+    /// `LogoutEvent` or `sign_out`: tokens, thread token, transcript and outbox are gone; no
+    /// reconnect until the next `open`, which starts a guest session on a new token.
+    fn logged_out(&mut self) {
+        self.auth = AuthMode::Guest;
+        self.drop_socket("logged out");
+        self.link = Link::Down(Down::Closed(CloseReason::LoggedOut));
+        self.outage = None;
+        self.forget_token();
+        // What the signed-in customer typed must not go out in a guest session.
+        if !self.outbox.is_empty() {
+            self.outbox.clear();
+            self.outbox_dirty = true;
+        }
+        self.transcript.clear();
+        self.leave_conversation();
+        self.emit(Event::LoggedOut);
+    }
+
+    /// Forgets history paging for a conversation the engine left. A fetch still in flight stays
+    /// counted (the driver answers every fetch exactly once) but its answer is dropped.
+    fn reset_history(&mut self, keep_jwt: bool) {
+        let outstanding = matches!(self.history.fetch, Fetch::InFlight { .. });
+        let jwt = if keep_jwt { self.history.jwt.take() } else { None };
+        self.history = History { next_older: 2, jwt, ..History::default() };
+        if outstanding {
+            self.history.fetch = Fetch::InFlight { page: 0, stale: true };
+            self.history.discard_answer = true;
+        }
+    }
+
+    /// The deployment's custom-attribute budget, once a `SessionResponse` told it.
+    fn custom_data_budget(&self) -> Option<usize> {
+        self.session_info.as_ref()?.max_custom_data_bytes.and_then(|max| usize::try_from(max).ok())
+    }
+
     /// The session expired: forget everything and close. `open` starts a fresh session.
     fn expire(&mut self) {
         if matches!(self.link, Link::Open(_) | Link::Connecting { .. }) {
@@ -745,7 +1029,7 @@ impl Session {
             self.outbox_dirty = true;
         }
         self.ttl.reset();
-        self.history = History { next_older: 2, ..History::default() };
+        self.reset_history(false);
         self.session_info = None;
         self.echo_requested = false;
         self.emit(Event::Expired);
@@ -795,13 +1079,18 @@ impl Session {
             Link::Down(Down::Expired) => ConnectionState::Expired,
             Link::Down(Down::Closed(reason)) => ConnectionState::Closed { reason: reason.clone() },
             Link::Down(Down::Failed { code, message }) => ConnectionState::Error { code: *code, message: message.clone() },
+            Link::Down(Down::SignInRequired) => {
+                ConnectionState::Error { code: AUTH_FAILED, message: "Sign in again to continue.".to_owned() }
+            }
             Link::Waiting { retry_at } => retrying(Some(*retry_at)),
             Link::Connecting { .. } => retrying(None),
             Link::Open(open) => match open.phase {
                 Phase::Active { read_only: true } => ConnectionState::ReadOnly,
                 Phase::Active { read_only: false } => ConnectionState::Connected,
-                Phase::Configuring { start_new: true } | Phase::ClosingSession => ConnectionState::Connecting,
-                Phase::Configuring { start_new: false } => retrying(None),
+                Phase::Configuring { start_new: true } | Phase::AwaitingJwt { start_new: true } | Phase::ClosingSession => {
+                    ConnectionState::Connecting
+                }
+                Phase::Configuring { start_new: false } | Phase::AwaitingJwt { start_new: false } => retrying(None),
             },
         }
     }
@@ -818,7 +1107,7 @@ impl Session {
             }
             Link::Waiting { retry_at } if now >= *retry_at => self.connect(now),
             Link::Open(open) => match open.phase {
-                Phase::Configuring { .. } | Phase::ClosingSession => {
+                Phase::Configuring { .. } | Phase::AwaitingJwt { .. } | Phase::ClosingSession => {
                     if now >= open.phase_since.saturating_add_ms(self.config.echo_interval_ms) {
                         self.abandon_socket("no session response", now);
                     }
@@ -950,11 +1239,7 @@ impl Session {
                 self.emit(Event::ConnectionClosed { reason: reason.clone() });
                 self.closed_by_server(reason);
             }
-            FrameKind::Logout => {
-                self.forget_token();
-                self.emit(Event::LoggedOut);
-                self.closed_by_server(CloseReason::LoggedOut);
-            }
+            FrameKind::Logout => self.logged_out(),
             FrameKind::SessionCleared => {
                 self.transcript.retain(|entry| entry.status != DeliveryStatus::Sent);
                 self.emit(Event::TranscriptReset(self.transcript.entries().to_vec()));
@@ -1001,10 +1286,8 @@ impl Session {
             // The answer to closeSession in the start-new flow: wipe and configure afresh on the
             // same socket. Anything else with connected:false is not actionable.
             if open.phase == Phase::ClosingSession {
-                open.phase = Phase::Configuring { start_new: true };
-                open.phase_since = now;
                 self.wipe_conversation();
-                self.send_configure(true);
+                self.begin_configure(true, now);
             }
             return;
         }
@@ -1020,9 +1303,22 @@ impl Session {
         // The SDK drops the JWT on every SessionResponse.
         self.history.jwt = None;
 
+        if let Some(credentials) = self.auth.credentials_mut() {
+            credentials.rejected_configures = 0;
+        }
+
         let info = convert::session_info(&response);
         self.session_info = Some(info.clone());
         self.emit(Event::SessionConfigured(info));
+        if response.cleared_existing_session {
+            self.emit(Event::Notice(SessionNotice::ClearedExistingSession));
+        }
+        if self.custom_data_budget().is_some_and(|max| attributes::byte_size(self.attributes.current()) > max) {
+            // Set before the budget was known, and too large for it: the server would refuse
+            // every message carrying them (4013).
+            self.attributes.discard();
+            self.emit(Event::Error(UserError::CustomAttributesTooLarge));
+        }
 
         let expiration = response.expiration_date.and_then(|date| date.to_unix_millis());
         let change = self.ttl.server_says(response.duration_seconds, expiration, now, &self.ttl_policy);
@@ -1047,11 +1343,18 @@ impl Session {
             self.history.complete = true;
             self.history.next_older = 2;
             self.emit(Event::OlderAvailable(false));
+            self.attributes.new_conversation();
             if self.config.auto_start && !response.read_only && response.auto_started != Some(true) {
                 if let Some(token) = self.token.clone() {
                     let tracing_id = self.new_tracing_id();
                     self.track(tracing_id.clone(), Request::Join);
-                    self.send(ClientAction::join(token).with_tracing_id(tracing_id));
+                    // The Join starts the conversation, so it carries the attributes (SDK).
+                    let mut join = Message::event(WireEvent::presence(PresenceType::Join));
+                    if let Some(attributes) = self.attributes.due().cloned() {
+                        join = join.with_custom_attributes(attributes);
+                        self.attributes.attached(tracing_id.clone());
+                    }
+                    self.send(ClientAction::message(token, join, tracing_id));
                 }
             }
         } else {
@@ -1098,6 +1401,9 @@ impl Session {
             self.report_ttl(change, now);
         }
         let own_tracing = tracing_id.or_else(|| message.metadata.get(TRACING_METADATA_KEY).map(|id| TracingId::new(id.as_str())));
+        if let Some(tracing_id) = own_tracing.as_ref().filter(|_| message.is_inbound()) {
+            self.attributes.confirmed(tracing_id);
+        }
         let key = self.merge_live(&message, kind, own_tracing.as_ref(), now);
         if let (Some(key), Link::Open(open)) = (key, &mut self.link) {
             open.live_keys.insert(key);
@@ -1162,6 +1468,7 @@ impl Session {
 
     /// The server has this send: drop it from the outbox and mark its row sent.
     fn confirm_send(&mut self, tracing_id: &TracingId, message: &Message) -> EntryKey {
+        self.attributes.confirmed(tracing_id);
         self.outbox.remove(tracing_id);
         self.outbox_dirty = true;
         let key = EntryKey(tracing_id.as_str().to_owned());
@@ -1189,6 +1496,15 @@ impl Session {
 
     fn on_error(&mut self, code: ErrorCode, text: String, tracing_id: Option<TracingId>, request: Option<Request>, now: UnixMillis) {
         let configuring = matches!(&self.link, Link::Open(open) if !matches!(open.phase, Phase::Active { .. }));
+        if self.is_signed_in() {
+            // SPEC §5 rules 1–2 for authenticated sessions.
+            if code == ErrorCode::Forbidden && is_auth_failure_text(&text) {
+                return self.require_sign_in(AuthFailure::Rejected { message: text });
+            }
+            if code == ErrorCode::Unauthorized && configuring {
+                return self.on_unauthorized(now);
+            }
+        }
         match code {
             ErrorCode::SessionHasExpired => return self.expire(),
             ErrorCode::SessionNotFound | ErrorCode::CannotDowngradeToUnauthenticated => {
@@ -1213,6 +1529,10 @@ impl Session {
             };
             if let Some(target) = &target {
                 self.fail_send(target, outbox::failure_for_code(code.as_u32()));
+            }
+            if code == ErrorCode::CustomAttributeSizeTooLarge {
+                // SPEC §5: the attributes are discarded (not re-sent with the next message).
+                self.attributes.discard();
             }
             let key = target.map(|target| EntryKey(target.into_string()));
             let error = if code == ErrorCode::MessageTooLong {
@@ -1282,6 +1602,8 @@ impl Session {
     }
 
     fn fail_send(&mut self, tracing_id: &TracingId, reason: FailureReason) {
+        // Whatever attributes it carried go with the next message instead.
+        self.attributes.release(tracing_id);
         if let Some((item, flight)) = self.outbox.get_mut(tracing_id) {
             item.failed = Some(reason.clone());
             flight.in_flight = false;
@@ -1308,7 +1630,8 @@ impl Session {
         self.transcript.retain(|entry| entry.status != DeliveryStatus::Sent);
         self.emit(Event::TranscriptReset(self.transcript.entries().to_vec()));
         self.ttl.reset();
-        self.history = History { next_older: 2, jwt: self.history.jwt.take(), ..History::default() };
+        // Same token: its history JWT stays good.
+        self.reset_history(true);
     }
 }
 
@@ -1334,7 +1657,8 @@ impl Session {
         }
         match &self.link {
             Link::Open(OpenLink { phase: Phase::Active { read_only: true }, .. }) => return Err(CommandError::ReadOnly),
-            Link::Down(Down::Offline) | Link::Waiting { .. } | Link::Connecting { .. } | Link::Open(_) => {}
+            // While waiting for a new sign-in, sends queue like offline ones: nothing typed is lost.
+            Link::Down(Down::Offline | Down::SignInRequired) | Link::Waiting { .. } | Link::Connecting { .. } | Link::Open(_) => {}
             Link::Down(_) => return Err(CommandError::NotOpen),
         }
         let tracing_id = self.new_tracing_id();
@@ -1356,12 +1680,18 @@ impl Session {
         }
         let Some(token) = self.token.clone() else { return };
         for tracing_id in self.outbox.sendable(now) {
+            let carries = self.attributes.due().is_some() || self.attributes.carried_by(&tracing_id);
             let Some((item, flight)) = self.outbox.get_mut(&tracing_id) else { continue };
             item.attempted = true;
             flight.in_flight = true;
             flight.sent_at = Some(now);
             flight.not_before = None;
-            let action = outbox::wire_action(token.clone(), item);
+            let attributes = (carries && outbox::carries_attributes(&item.message) && !self.attributes.current().is_empty())
+                .then(|| self.attributes.current().clone());
+            let action = outbox::wire_action(token.clone(), item, attributes.clone());
+            if attributes.is_some() {
+                self.attributes.attached(tracing_id.clone());
+            }
             self.outbox_dirty = true;
             self.send(action);
             self.set_entry_status(&tracing_id, DeliveryStatus::Sending);
@@ -1459,6 +1789,9 @@ impl Session {
     }
 
     fn on_history_page(&mut self, page: HistoryPage, now: UnixMillis) {
+        if self.drop_discarded_answer(now) {
+            return;
+        }
         let (requested, stale) = match self.history.fetch {
             Fetch::InFlight { page, stale } => (page, stale),
             // An answer nobody is waiting for: still merge it, it is server data.
@@ -1521,6 +1854,19 @@ impl Session {
         if let Some(page) = self.history.queued_page.take() {
             self.start_fetch(page, now);
         }
+    }
+
+    /// True if this history answer belongs to a conversation already left: it is dropped and
+    /// a fetch queued meanwhile starts.
+    fn drop_discarded_answer(&mut self, now: UnixMillis) -> bool {
+        if !std::mem::take(&mut self.history.discard_answer) {
+            return false;
+        }
+        self.history.fetch = Fetch::Idle;
+        if let Some(page) = self.history.queued_page.take() {
+            self.start_fetch(page, now);
+        }
+        true
     }
 
     /// Holds sends and fetches page 1 to learn which unconfirmed sends the server has.
@@ -1668,6 +2014,9 @@ impl Session {
     }
 
     fn on_history_failed(&mut self, http_status: u16, now: UnixMillis) {
+        if self.drop_discarded_answer(now) {
+            return;
+        }
         let page = match self.history.fetch {
             Fetch::InFlight { page, stale: false } => page,
             Fetch::InFlight { stale: true, .. } => {

@@ -45,7 +45,53 @@
 //!
 //! Peer and transport trouble (bad frames, error codes, lost sockets) become [`Event`]s and
 //! states; only caller misuse returns [`CommandError`]. No input makes the engine panic.
+//!
+//! # Authenticated sessions (SPEC §3.2, §5, §11)
+//!
+//! The engine performs no HTTP: the driver runs the IdP login and the code exchange
+//! (`oauthcodegrantjwtexchange`), or asks the host page's token provider, and hands the result
+//! to [`Session::sign_in`]. From then on:
+//!
+//! * Every (re)configure is `configureAuthenticatedSession` with `data.code` = the JWT.
+//!   Signing in discards the guest thread token and runs on a fresh one (SDK ≥ 2.8:
+//!   `Persist(Token(None))`, then the new token is persisted when it is minted) — except a
+//!   **step-up**: when the deployment allows it ([`SessionConfig::allow_session_upgrade`]) and a
+//!   guest session is configured, the same socket and the same token are re-configured as
+//!   authenticated. `SessionResponse.clearedExistingSession` then gives
+//!   [`Event::Notice`]`(`[`SessionNotice::ClearedExistingSession`]`)`, and a Presence `SignIn`
+//!   event becomes a [`NoticeKind::SignedIn`] row carrying the customer's name.
+//! * Resume is the default (`startNew:false`): the server finds the customer's conversation by
+//!   identity, whatever the thread token. [`Session::start_new_conversation`] is allowed at any
+//!   time when signed in (`closeSession`, then `startNew:true`), and only from read-only for
+//!   guests.
+//! * A 401 on configure emits [`Output::RefreshJwt`]; the driver POSTs `/token/refresh` and
+//!   answers with [`Session::handle_jwt_refreshed`] or [`Session::handle_refresh_failed`];
+//!   the engine re-configures. At most three configure attempts are refused before
+//!   [`Event::AuthorizationRequired`]. A 403 `Session authentication failed` / `Try to
+//!   authenticate again` gives [`Event::AuthorizationRequired`] at once. Either way the tokens
+//!   are dropped, the socket closed, nothing connects until the next `sign_in`, and the outbox
+//!   is kept (messages typed meanwhile are queued too): nothing typed is lost.
+//! * `LogoutEvent` and [`Session::sign_out`] forget the JWT, the refresh token and the thread
+//!   token (`Persist(Token(None))`), clear the transcript and the outbox, emit
+//!   [`Event::LoggedOut`] and stay closed; the next `open` is a guest session on a new token.
+//!   `sign_out` first emits [`Output::RevokeTokens`] (the driver DELETEs `/token/revoke`).
+//! * `ConnectionClosedEvent{reason:"signedIn"}` (signed in on another device): the thread token
+//!   is deleted, the state is `Closed(SignedIn)`, no reconnect.
+//! * 4017 (the token was authenticated once, so it cannot be a guest again): the token is
+//!   forgotten; the next `open` or `sign_in` connects on a new one.
+//!
+//! **Where tokens live.** The JWT and the refresh token are held in engine memory only. They
+//! are never part of [`Persisted`] or [`StorageWrite`]; outputs that must carry them wrap them
+//! in [`Secret`] (redacted `Debug`). A driver that wants a signed-in customer to survive a
+//! reload may keep the refresh token in `sessionStorage` (per tab, gone with the tab) — never in
+//! `localStorage`, never in a URL — and on start refresh it and call `sign_in` before `open`.
+//!
+//! **Custom attributes** ([`Session::set_custom_attributes`]) ride on the next text or
+//! attachment message only when they changed since the server acknowledged them; the
+//! `maxCustomDataBytes` budget is checked locally, and a 4013 discards them.
 
+mod attributes;
+mod auth;
 mod backoff;
 mod convert;
 mod engine;
@@ -61,6 +107,7 @@ use serde::{Deserialize, Serialize};
 use crate::protocol::{AttachmentId, Content, DeploymentConfig, DeploymentId, MessageId, SessionToken, TracingId};
 use crate::time::UnixMillis;
 
+pub use auth::Secret;
 pub use engine::Session;
 pub use entropy::SeededEntropy;
 
@@ -109,6 +156,9 @@ pub struct SessionConfig {
     /// history message matches a queued one only if its time is within this window of the
     /// local send time.
     pub reconcile_window_ms: u64,
+    /// A configured guest session may be stepped up to an authenticated one on the same socket
+    /// and token (`auth.enabled` and `auth.allowSessionUpgrade`).
+    pub allow_session_upgrade: bool,
 }
 
 impl SessionConfig {
@@ -135,6 +185,7 @@ impl SessionConfig {
             max_message_chars: 4_096,
             rate_limit_retries: 3,
             reconcile_window_ms: 600_000,
+            allow_session_upgrade: false,
         }
     }
 
@@ -155,7 +206,8 @@ pub trait Entropy {
     fn next_u32(&mut self) -> u32;
 }
 
-/// What the driver loaded from storage when the page started.
+/// What the driver loaded from storage when the page started. Holds no credentials: the JWT and
+/// refresh token of a signed-in customer are never persisted by the engine.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Persisted {
     /// The guest session token, if one was stored.
@@ -222,6 +274,14 @@ pub enum OutgoingMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         originating_message_id: Option<MessageId>,
     },
+    /// The answer to a date/time-slot picker: the chosen slot's ISO-8601 date-time.
+    DatePicker {
+        /// The chosen `dateTime`, as offered by the picker.
+        date_time: String,
+        /// The id of the message that offered the picker.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        originating_message_id: Option<MessageId>,
+    },
 }
 
 impl OutgoingMessage {
@@ -229,6 +289,7 @@ impl OutgoingMessage {
     pub fn display_text(&self) -> &str {
         match self {
             Self::Text { text } | Self::Attachment { text, .. } | Self::QuickReply { text, .. } | Self::Postback { text, .. } => text,
+            Self::DatePicker { date_time, .. } => date_time,
         }
     }
 }
@@ -257,19 +318,35 @@ pub enum Output {
         page_number: u32,
         /// Page size.
         page_size: u32,
-        /// The guest JWT from `JwtResponse`.
+        /// The history JWT from `JwtResponse` (not the sign-in JWT).
         jwt: String,
     },
     /// Write this to persistent storage (replacing the previous value).
     Persist(StorageWrite),
     /// Tell the UI.
     Event(Event),
+    /// The JWT was refused (401): POST `/api/v2/webdeployments/token/refresh` with
+    /// `{"refreshToken":…}` and answer with [`Session::handle_jwt_refreshed`] or
+    /// [`Session::handle_refresh_failed`] (exactly one answer).
+    RefreshJwt {
+        /// The refresh token to send.
+        refresh_token: Secret,
+    },
+    /// The customer signed out: DELETE `/api/v2/webdeployments/token/revoke` with
+    /// `Authorization: bearer {jwt}` (on 401, refresh with `refresh_token` and retry, at most 3
+    /// times). The engine has already forgotten both tokens and expects no answer.
+    RevokeTokens {
+        /// The JWT to revoke with.
+        jwt: Secret,
+        /// For renewing an expired `jwt` before revoking, if there is one.
+        refresh_token: Option<Secret>,
+    },
 }
 
-/// A storage write.
+/// A storage write. Never carries the JWT or the refresh token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StorageWrite {
-    /// The guest token (`None` = delete it).
+    /// The thread (session) token (`None` = delete it).
     Token(Option<SessionToken>),
     /// The full outbox (unconfirmed sends).
     Outbox(Vec<OutboxItem>),
@@ -329,6 +406,41 @@ pub enum Event {
     Error(UserError),
     /// After a history page: whether older pages remain.
     OlderAvailable(bool),
+    /// The signed-in customer must sign in again ([`Session::sign_in`]); the tokens were
+    /// dropped, nothing connects until then, unsent messages are kept.
+    AuthorizationRequired {
+        /// Why.
+        reason: AuthFailure,
+    },
+    /// A one-off notice for the UI (not a transcript row).
+    Notice(SessionNotice),
+}
+
+/// Why the customer must sign in again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// `configureAuthenticatedSession` was refused with 401 three times.
+    Unauthorized,
+    /// The JWT was refused and there is no refresh token (implicit-flow sign-in).
+    NoRefreshToken,
+    /// The refresh call failed with this HTTP status.
+    RefreshFailed {
+        /// The HTTP status.
+        http_status: u16,
+    },
+    /// 403 `Session authentication failed` / `Try to authenticate again`.
+    Rejected {
+        /// Server text.
+        message: String,
+    },
+}
+
+/// One-off notices about the session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionNotice {
+    /// Signing in ended this customer's authenticated session on other devices
+    /// (`SessionResponse.clearedExistingSession`).
+    ClearedExistingSession,
 }
 
 /// The connection as the UI shows it.
@@ -604,7 +716,8 @@ pub enum UserError {
         /// Server text.
         message: String,
     },
-    /// Authentication was revoked (403 "Session authentication failed").
+    /// A guest session got 403 "Session authentication failed" (signed-in sessions get
+    /// [`Event::AuthorizationRequired`] instead and stop).
     AuthorizationRequired,
     /// Clearing the conversation is not supported by this deployment.
     ClearConversationFailed,
@@ -660,4 +773,15 @@ pub enum CommandError {
     /// A request of this kind is already in flight or nothing more can be loaded.
     #[error("nothing to do right now")]
     NothingToDo,
+    /// The custom attributes exceed the deployment's `maxCustomDataBytes`.
+    #[error("custom attributes take {size} bytes; the limit is {max}")]
+    CustomAttributesTooLarge {
+        /// UTF-8 bytes of all keys and values.
+        size: usize,
+        /// The budget.
+        max: usize,
+    },
+    /// The date-time is not ISO-8601.
+    #[error("not an ISO-8601 date-time: {0}")]
+    InvalidDateTime(String),
 }

@@ -5,6 +5,8 @@
 //! a history page) still identifies the send: this is what makes re-sending after a reconnect
 //! exactly-once.
 
+use std::collections::BTreeMap;
+
 use crate::protocol::{ButtonResponse, ButtonResponseType, ClientAction, Content, Message, MessageType, SessionToken, TracingId};
 use crate::time::UnixMillis;
 
@@ -150,8 +152,14 @@ impl Outbox {
     }
 }
 
-/// The `onMessage` frame for an item.
-pub(crate) fn wire_action(token: SessionToken, item: &OutboxItem) -> ClientAction {
+/// Whether a message of this kind carries custom attributes when they are due (the SDK attaches
+/// them to text messages, attachments included, not to button answers).
+pub(crate) fn carries_attributes(message: &OutgoingMessage) -> bool {
+    matches!(message, OutgoingMessage::Text { .. } | OutgoingMessage::Attachment { .. })
+}
+
+/// The `onMessage` frame for an item, with `attributes` in `message.channel.metadata` if given.
+pub(crate) fn wire_action(token: SessionToken, item: &OutboxItem, attributes: Option<BTreeMap<String, String>>) -> ClientAction {
     let mut message = match &item.message {
         OutgoingMessage::Text { text } => Message::text(text.clone()),
         OutgoingMessage::Attachment { attachment_id, text, .. } => Message::text(text.clone()).with_attachment(attachment_id.clone()),
@@ -175,7 +183,21 @@ pub(crate) fn wire_action(token: SessionToken, item: &OutboxItem) -> ClientActio
                 originating_message_id: originating_message_id.clone(),
             },
         ),
+        // SDK `prepareTimeSlotSubmissionMessageWith`: empty text, the slot as the payload.
+        OutgoingMessage::DatePicker { date_time, originating_message_id } => Message::button_response(
+            MessageType::Text,
+            "",
+            ButtonResponse {
+                text: date_time.clone(),
+                payload: date_time.clone(),
+                button_type: ButtonResponseType::DatePicker,
+                originating_message_id: originating_message_id.clone(),
+            },
+        ),
     };
+    if let Some(attributes) = attributes {
+        message = message.with_custom_attributes(attributes);
+    }
     message.metadata.insert(TRACING_METADATA_KEY.to_owned(), item.tracing_id.as_str().to_owned());
     ClientAction::message(token, message, item.tracing_id.clone())
 }

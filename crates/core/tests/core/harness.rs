@@ -74,6 +74,12 @@ pub struct Harness {
     pub states: Vec<(UnixMillis, ConnectionState)>,
     /// What the engine persisted.
     pub storage: Persisted,
+    /// Every storage write, in order (to prove no credential is ever written).
+    pub persist_log: Vec<StorageWrite>,
+    /// Refresh tokens of every `RefreshJwt` the engine asked for.
+    pub refreshes: Vec<String>,
+    /// `(jwt, refresh_token)` of every `RevokeTokens`.
+    pub revokes: Vec<(String, Option<String>)>,
     /// Protocol violations seen by the fake socket (Connect while a socket exists, Send
     /// without an open socket).
     pub violations: Vec<String>,
@@ -109,6 +115,9 @@ impl Harness {
             events: Vec::new(),
             states: Vec::new(),
             storage: persisted,
+            persist_log: Vec::new(),
+            refreshes: Vec::new(),
+            revokes: Vec::new(),
             violations: Vec::new(),
             server,
             pending: VecDeque::new(),
@@ -187,8 +196,17 @@ impl Harness {
                     self.pending.push_back(Delivery::History(server.history(&jwt, page_number, page_size)));
                 }
             }
-            Output::Persist(StorageWrite::Token(token)) => self.storage.token = token,
-            Output::Persist(StorageWrite::Outbox(outbox)) => self.storage.outbox = outbox,
+            Output::Persist(write) => {
+                self.persist_log.push(write.clone());
+                match write {
+                    StorageWrite::Token(token) => self.storage.token = token,
+                    StorageWrite::Outbox(outbox) => self.storage.outbox = outbox,
+                }
+            }
+            Output::RefreshJwt { refresh_token } => self.refreshes.push(refresh_token.into_inner()),
+            Output::RevokeTokens { jwt, refresh_token } => {
+                self.revokes.push((jwt.into_inner(), refresh_token.map(|token| token.into_inner())));
+            }
             Output::Event(event) => {
                 if let Event::StateChanged(state) = &event {
                     self.states.push((self.now, state.clone()));
@@ -345,6 +363,36 @@ impl Harness {
     /// Times at which frames of `action` were sent.
     pub fn sent_times_of(&self, action: &str) -> Vec<UnixMillis> {
         self.sent.iter().zip(&self.sent_times).filter(|(frame, _)| frame["action"] == action).map(|(_, at)| *at).collect()
+    }
+
+    /// Scripted: an agent message arrives now (its id is unique per call).
+    pub fn agent_message_from_server(&mut self, text: &str) {
+        let id = format!("scripted-agent-{}-{}", self.now.0, self.events.len());
+        self.inject_frame(message_frame(agent_message(&id, text, self.now.0), None));
+    }
+
+    /// The driver signs the customer in with these tokens.
+    pub fn sign_in(&mut self, jwt: &str, refresh_token: Option<&str>) {
+        self.session.sign_in(jwt.to_owned(), refresh_token.map(str::to_owned), self.now);
+        self.pump();
+    }
+
+    /// Scripted: answers the last frame sent (a configure, usually) with `frame`, correlated
+    /// by its tracing id.
+    pub fn reply(&mut self, frame: ServerFrame) {
+        let tracing = self.last_sent()["tracingId"].as_str().map(TracingId::from);
+        self.inject_frame(frame.with_tracing_id(tracing));
+    }
+
+    /// No storage write, ever, contained any of `secrets` (tokens are memory-only).
+    pub fn assert_never_persisted(&self, secrets: &[&str]) {
+        let mut written: Vec<String> = self.persist_log.iter().map(|write| format!("{write:?}")).collect();
+        written.push(serde_json::to_string(&self.storage).expect("persisted state encodes"));
+        for secret in secrets {
+            for text in &written {
+                assert!(!text.contains(secret), "credential {secret:?} was persisted: {text}");
+            }
+        }
     }
 
     pub fn send_text(&mut self, text: &str) -> threadline_core::session::EntryKey {
