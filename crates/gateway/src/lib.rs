@@ -129,7 +129,8 @@ pub fn app(state: AppState, dev: bool, static_dir: Option<&Path>) -> Router {
         )
         .route("/uploads/{id}", put(http::webmessaging::upload))
         .route("/api/v2/downloads/{id}", get(http::webmessaging::download))
-        .merge(http::console::routes());
+        .merge(http::console::routes())
+        .merge(http::auth::routes());
     if dev {
         router = router.merge(http::control::routes());
     }

@@ -40,6 +40,42 @@ pub struct AttachmentRecord {
     pub created_ms: u64,
 }
 
+/// One sign-in: the exchange of an IdP code or id token for Web Messaging tokens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantRecord {
+    pub id: String,
+    pub deployment_id: String,
+    pub sub: String,
+    pub created_ms: u64,
+    /// SHA-256 (hex) of the refresh token; `None` for the implicit flow.
+    pub refresh_hash: Option<String>,
+    pub refresh_expires_ms: u64,
+    /// The refresh token no longer works (control API), JWTs still do until they expire.
+    pub refresh_revoked: bool,
+    /// Signed out: neither the JWTs nor the refresh token work.
+    pub revoked: bool,
+}
+
+/// Adds `column` to `table` unless it exists (schema upgrade of an older data directory).
+fn add_column_if_missing(
+    connection: &Connection,
+    table: &str,
+    column: &str,
+    declaration: &str,
+) -> Result<(), StoreError> {
+    let mut statement = connection.prepare(&format!("PRAGMA table_info({table})"))?;
+    let exists = statement
+        .query_map([], |row| row.get::<_, String>(1))?
+        .filter_map(Result::ok)
+        .any(|name| name == column);
+    if !exists {
+        connection.execute_batch(&format!(
+            "ALTER TABLE {table} ADD COLUMN {column} {declaration}"
+        ))?;
+    }
+    Ok(())
+}
+
 /// The gateway's database.
 pub struct Store {
     connection: Mutex<Connection>,
@@ -65,6 +101,14 @@ CREATE TABLE IF NOT EXISTS messages (
   body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS messages_by_session ON messages (session_id, seq);
 CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (conversation_id, seq);
+CREATE TABLE IF NOT EXISTS auth_grants (
+  id TEXT PRIMARY KEY, deployment_id TEXT NOT NULL, sub TEXT NOT NULL, created_ms INTEGER NOT NULL,
+  refresh_hash TEXT, refresh_expires_ms INTEGER NOT NULL, refresh_revoked INTEGER NOT NULL,
+  revoked INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS auth_grants_by_refresh ON auth_grants (refresh_hash);
+CREATE TABLE IF NOT EXISTS auth_tokens (
+  deployment_id TEXT NOT NULL, token TEXT NOT NULL, PRIMARY KEY (deployment_id, token));
+CREATE TABLE IF NOT EXISTS contacts (sub TEXT PRIMARY KEY, curated INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS attachments (
   id TEXT PRIMARY KEY, session_id TEXT NOT NULL, deployment_id TEXT NOT NULL, token TEXT NOT NULL,
   file_name TEXT NOT NULL, mime TEXT NOT NULL, declared_size INTEGER NOT NULL, tagging TEXT NOT NULL,
@@ -84,6 +128,15 @@ impl Store {
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         connection.execute_batch(SCHEMA)?;
+        // Columns added after the first release: data directories of older gateways get them here.
+        add_column_if_missing(&connection, "sessions", "user_sub", "TEXT")?;
+        add_column_if_missing(&connection, "conversations", "user_sub", "TEXT")?;
+        for user in crate::domain::idp::DEMO_USERS {
+            connection.execute(
+                "INSERT OR IGNORE INTO contacts (sub, curated) VALUES (?1, ?2)",
+                params![user.sub, user.curated],
+            )?;
+        }
         Ok(Self {
             connection: Mutex::new(connection),
         })
@@ -163,7 +216,7 @@ impl Store {
         let connection = self.lock();
         let mut statement = connection.prepare(
             "SELECT deployment_id, token, session_id, conversation_id, settings, created_ms, last_active_ms,
-                    expires_ms, read_only, expired, authenticated, custom_attributes FROM sessions",
+                    expires_ms, read_only, expired, authenticated, custom_attributes, user_sub FROM sessions",
         )?;
         let rows = statement.query_map([], |row| {
             Ok((
@@ -179,6 +232,7 @@ impl Store {
                 row.get::<_, bool>(9)?,
                 row.get::<_, bool>(10)?,
                 row.get::<_, String>(11)?,
+                row.get::<_, Option<String>>(12)?,
             ))
         })?;
         let mut sessions = Vec::new();
@@ -196,6 +250,7 @@ impl Store {
                 expired,
                 authenticated,
                 attributes,
+                user,
             ) = row?;
             let Some(settings) = serde_json::from_str::<Value>(&settings)
                 .ok()
@@ -216,6 +271,7 @@ impl Store {
                 read_only,
                 expired,
                 authenticated,
+                user,
                 custom_attributes: serde_json::from_str(&attributes).unwrap_or_default(),
                 sockets: Vec::new(),
                 recent_sends: Default::default(),
@@ -230,8 +286,8 @@ impl Store {
         let attributes = serde_json::to_string(&session.custom_attributes)?;
         self.lock().execute(
             "INSERT OR REPLACE INTO sessions (deployment_id, token, session_id, conversation_id, settings,
-               created_ms, last_active_ms, expires_ms, read_only, expired, authenticated, custom_attributes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+               created_ms, last_active_ms, expires_ms, read_only, expired, authenticated, custom_attributes, user_sub)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             params![
                 session.deployment_id,
                 session.token,
@@ -244,8 +300,19 @@ impl Store {
                 session.read_only,
                 session.expired,
                 session.authenticated,
-                attributes
+                attributes,
+                session.user
             ],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets a session row but keeps its messages (an authenticated session moved to another
+    /// token, or replaced: its conversation stays in the customer's history).
+    pub fn delete_session_row(&self, deployment_id: &str, token: &str) -> Result<(), StoreError> {
+        self.lock().execute(
+            "DELETE FROM sessions WHERE deployment_id = ?1 AND token = ?2",
+            [deployment_id, token],
         )?;
         Ok(())
     }
@@ -276,7 +343,7 @@ impl Store {
     pub fn conversations(&self) -> Result<Vec<Conversation>, StoreError> {
         let connection = self.lock();
         let mut statement = connection.prepare(
-            "SELECT id, deployment_id, token, session_id, state, agent, queue, created_ms, ended_ms, last_activity_ms FROM conversations",
+            "SELECT id, deployment_id, token, session_id, state, agent, queue, created_ms, ended_ms, last_activity_ms, user_sub FROM conversations",
         )?;
         let rows = statement.query_map([], |row| {
             Ok(Conversation {
@@ -292,6 +359,7 @@ impl Store {
                     .get::<_, Option<i64>>(8)?
                     .map(|ended| ended.max(0) as u64),
                 last_activity_ms: row.get::<_, i64>(9)?.max(0) as u64,
+                user: row.get(10)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -301,7 +369,7 @@ impl Store {
     pub fn save_conversation(&self, conversation: &Conversation) -> Result<(), StoreError> {
         self.lock().execute(
             "INSERT OR REPLACE INTO conversations (id, deployment_id, token, session_id, state, agent, queue,
-               created_ms, ended_ms, last_activity_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+               created_ms, ended_ms, last_activity_ms, user_sub) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 conversation.id,
                 conversation.deployment_id,
@@ -312,7 +380,8 @@ impl Store {
                 conversation.queue,
                 conversation.created_ms as i64,
                 conversation.ended_ms.map(|ended| ended as i64),
-                conversation.last_activity_ms as i64
+                conversation.last_activity_ms as i64,
+                conversation.user
             ],
         )?;
         Ok(())
@@ -424,16 +493,153 @@ impl Store {
         Ok(bodies)
     }
 
-    /// Deletes a deployment's messages older than `cutoff_ms`; returns how many went.
+    /// Retention for one deployment: messages of curated contacts' conversations older than
+    /// `curated_cutoff_ms` go, every other message older than `default_cutoff_ms` goes.
+    /// Returns how many went.
     pub fn purge_messages_before(
         &self,
         deployment_id: &str,
-        cutoff_ms: u64,
+        default_cutoff_ms: u64,
+        curated_cutoff_ms: u64,
+    ) -> Result<usize, StoreError> {
+        let clamp = |ms: u64| ms.min(i64::MAX as u64) as i64;
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let mut purged = transaction.execute(
+            "DELETE FROM messages WHERE deployment_id = ?1 AND time_ms < ?2 AND conversation_id NOT IN
+               (SELECT c.id FROM conversations c JOIN contacts k ON k.sub = c.user_sub WHERE k.curated = 1)",
+            params![deployment_id, clamp(default_cutoff_ms)],
+        )?;
+        purged += transaction.execute(
+            "DELETE FROM messages WHERE deployment_id = ?1 AND time_ms < ?2",
+            params![deployment_id, clamp(curated_cutoff_ms)],
+        )?;
+        transaction.commit()?;
+        Ok(purged)
+    }
+
+    // ----- authentication ----------------------------------------------------------------
+
+    /// Records a sign-in (grant); `refresh_hash` is the SHA-256 of its refresh token, if any.
+    pub fn insert_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO auth_grants (id, deployment_id, sub, created_ms, refresh_hash, refresh_expires_ms, refresh_revoked, revoked)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                grant.id,
+                grant.deployment_id,
+                grant.sub,
+                grant.created_ms as i64,
+                grant.refresh_hash,
+                grant.refresh_expires_ms.min(i64::MAX as u64) as i64,
+                grant.refresh_revoked,
+                grant.revoked
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn grant_where(&self, clause: &str, key: &str) -> Result<Option<GrantRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                &format!(
+                    "SELECT id, deployment_id, sub, created_ms, refresh_hash, refresh_expires_ms, refresh_revoked, revoked
+                     FROM auth_grants WHERE {clause} = ?1"
+                ),
+                [key],
+                |row| {
+                    Ok(GrantRecord {
+                        id: row.get(0)?,
+                        deployment_id: row.get(1)?,
+                        sub: row.get(2)?,
+                        created_ms: row.get::<_, i64>(3)?.max(0) as u64,
+                        refresh_hash: row.get(4)?,
+                        refresh_expires_ms: row.get::<_, i64>(5)?.max(0) as u64,
+                        refresh_revoked: row.get(6)?,
+                        revoked: row.get(7)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// A grant by id.
+    pub fn grant(&self, id: &str) -> Result<Option<GrantRecord>, StoreError> {
+        self.grant_where("id", id)
+    }
+
+    /// The grant whose refresh token hashes to `refresh_hash`.
+    pub fn grant_by_refresh_hash(
+        &self,
+        refresh_hash: &str,
+    ) -> Result<Option<GrantRecord>, StoreError> {
+        self.grant_where("refresh_hash", refresh_hash)
+    }
+
+    /// Signs a grant out: its JWTs and refresh token stop working.
+    pub fn revoke_grant(&self, id: &str) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE auth_grants SET revoked = 1, refresh_revoked = 1 WHERE id = ?1",
+            [id],
+        )?;
+        Ok(())
+    }
+
+    /// Revokes every refresh token of `sub` (optionally in one deployment); returns how many.
+    pub fn revoke_refresh_tokens(
+        &self,
+        sub: &str,
+        deployment_id: Option<&str>,
     ) -> Result<usize, StoreError> {
         Ok(self.lock().execute(
-            "DELETE FROM messages WHERE deployment_id = ?1 AND time_ms < ?2",
-            params![deployment_id, cutoff_ms.min(i64::MAX as u64) as i64],
+            "UPDATE auth_grants SET refresh_revoked = 1
+             WHERE sub = ?1 AND (?2 IS NULL OR deployment_id = ?2) AND refresh_hash IS NOT NULL AND refresh_revoked = 0",
+            params![sub, deployment_id],
         )?)
+    }
+
+    /// Remembers that a token was authenticated (a guest configure on it is refused with 4017).
+    pub fn mark_token_authenticated(
+        &self,
+        deployment_id: &str,
+        token: &str,
+    ) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT OR IGNORE INTO auth_tokens (deployment_id, token) VALUES (?1, ?2)",
+            [deployment_id, token],
+        )?;
+        Ok(())
+    }
+
+    /// Every token that was ever authenticated, as (deployment, token).
+    pub fn authenticated_tokens(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare("SELECT deployment_id, token FROM auth_tokens")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Sets a contact's `curated` flag (long retention).
+    pub fn set_curated(&self, sub: &str, curated: bool) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT OR REPLACE INTO contacts (sub, curated) VALUES (?1, ?2)",
+            params![sub, curated],
+        )?;
+        Ok(())
+    }
+
+    /// Whether a contact is curated (unknown contacts are not).
+    pub fn is_curated(&self, sub: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT curated FROM contacts WHERE sub = ?1",
+                [sub],
+                |row| row.get::<_, bool>(0),
+            )
+            .optional()?
+            .unwrap_or(false))
     }
 
     /// Records an announced (not yet uploaded) attachment.
@@ -511,5 +717,41 @@ impl Store {
             .lock()
             .execute("DELETE FROM attachments WHERE id = ?1", [id])?
             > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_a_data_directory_of_an_older_gateway() {
+        let dir = std::env::temp_dir().join(format!("threadline-store-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        {
+            // The first schema: no user_sub columns.
+            let old = Connection::open(dir.join("gateway.sqlite3")).unwrap();
+            old.execute_batch(
+                "CREATE TABLE sessions (deployment_id TEXT NOT NULL, token TEXT NOT NULL, session_id TEXT NOT NULL,
+                   conversation_id TEXT NOT NULL, settings TEXT NOT NULL, created_ms INTEGER NOT NULL,
+                   last_active_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, read_only INTEGER NOT NULL,
+                   expired INTEGER NOT NULL, authenticated INTEGER NOT NULL, custom_attributes TEXT NOT NULL,
+                   PRIMARY KEY (deployment_id, token));
+                 CREATE TABLE conversations (id TEXT PRIMARY KEY, deployment_id TEXT NOT NULL, token TEXT NOT NULL,
+                   session_id TEXT NOT NULL, state TEXT NOT NULL, agent TEXT, queue TEXT NOT NULL,
+                   created_ms INTEGER NOT NULL, ended_ms INTEGER, last_activity_ms INTEGER NOT NULL);
+                 INSERT INTO sessions VALUES ('d', 't', 's', 'c', '{}', 1, 1, 2, 0, 0, 0, '{}');
+                 INSERT INTO conversations VALUES ('c', 'd', 't', 's', 'queued', NULL, 'General', 1, NULL, 1);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&dir).unwrap();
+        let sessions = store.sessions().unwrap();
+        assert_eq!(sessions.len(), 1);
+        assert_eq!(sessions[0].user, None);
+        assert_eq!(store.conversations().unwrap()[0].user, None);
+        assert!(store.is_curated("alice").unwrap());
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

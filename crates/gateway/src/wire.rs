@@ -77,4 +77,8 @@ pub mod text {
     pub const CANNOT_DOWNGRADE: &str =
         "Cannot downgrade an authenticated session to an unauthenticated one.";
     pub const SERVER_ERROR: &str = "Internal server error.";
+    /// 401 on `configureAuthenticatedSession`: the client refreshes its JWT and retries.
+    pub const AUTH_EXPIRED: &str = "The authentication token has expired.";
+    /// Prefix of the 403 that sends the client back to sign-in (SPEC §5 rule 1).
+    pub const AUTH_FAILED: &str = "Session authentication failed";
 }

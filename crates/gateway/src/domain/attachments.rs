@@ -2,6 +2,7 @@
 //! URLs, refresh and delete.
 
 use serde_json::{json, Value};
+use threadline_core::protocol::OnAttachment;
 
 use super::client::RequestParts;
 use super::hub::{send_to, Hub, Outgoing};
@@ -53,26 +54,19 @@ impl Hub {
     pub(crate) fn on_attachment(
         &self,
         request: &RequestParts<'_>,
+        announced: &OnAttachment,
     ) -> Result<Option<String>, String> {
-        let missing = |key: &str| {
+        let file_name = announced.file_name.as_str();
+        // Optional in the frame model, required here: the type decides what is allowed.
+        let file_type = announced.file_type.as_deref().ok_or_else(|| {
             wire::error_string(
                 4020,
-                &format!("Missing required parameter: {key}"),
+                "Missing required parameter: fileType",
                 request.tracing_id,
             )
-        };
-        let file_name = request
-            .frame
-            .get("fileName")
-            .and_then(Value::as_str)
-            .ok_or_else(|| missing("fileName"))?;
-        let file_type = request
-            .frame
-            .get("fileType")
-            .and_then(Value::as_str)
-            .ok_or_else(|| missing("fileType"))?;
-        let file_size = request.frame.get("fileSize").and_then(Value::as_u64);
-        let attachment_id = match request.frame.get("attachmentId").and_then(Value::as_str) {
+        })?;
+        let file_size = announced.file_size;
+        let attachment_id = match announced.attachment_id.as_ref().map(|id| id.as_str()) {
             Some(id) if is_safe_id(id) => id.to_owned(),
             Some(_) => {
                 return Err(wire::error_string(
@@ -190,18 +184,8 @@ impl Hub {
     pub(crate) fn get_attachment(
         &self,
         request: &RequestParts<'_>,
+        attachment_id: &str,
     ) -> Result<Option<String>, String> {
-        let attachment_id = request
-            .frame
-            .get("attachmentId")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                wire::error_string(
-                    4020,
-                    "Missing required parameter: attachmentId",
-                    request.tracing_id,
-                )
-            })?;
         let mut state = self.lock();
         let key = self.session_for(&mut state, request)?;
         let Some(session) = state.sessions.get(&key).cloned() else {
@@ -239,18 +223,8 @@ impl Hub {
     pub(crate) fn delete_attachment(
         &self,
         request: &RequestParts<'_>,
+        attachment_id: &str,
     ) -> Result<Option<String>, String> {
-        let attachment_id = request
-            .frame
-            .get("attachmentId")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                wire::error_string(
-                    4020,
-                    "Missing required parameter: attachmentId",
-                    request.tracing_id,
-                )
-            })?;
         let mut state = self.lock();
         let key = self.session_for(&mut state, request)?;
         let Some(session) = state.sessions.get(&key).cloned() else {

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
+use threadline_core::protocol::{ClientAction, DecodeError, MessageType};
+
 use super::hub::{detach_socket, send_to, Hub, HubState, Outgoing, SessionKey};
 use super::session::{Session, SocketId};
 use crate::clock::iso8601_millis;
@@ -19,29 +21,23 @@ const MAX_TOKEN_CHARS: usize = 2048;
 /// A request that failed validation: the frame to answer with.
 type Refusal = String;
 
-/// The parts every request shares.
+/// The parts every request shares: the frame decoded by the core (which checked the action and
+/// its required parameters), and the raw object, whose message parts are stored verbatim.
 struct Request<'a> {
     socket_id: SocketId,
+    action: &'a ClientAction,
     frame: &'a Map<String, Value>,
     tracing_id: Option<&'a str>,
 }
 
 impl<'a> Request<'a> {
-    fn str(&self, key: &str) -> Option<&'a str> {
-        self.frame.get(key).and_then(Value::as_str)
-    }
-
-    /// A required string parameter, or the 4020 answer.
-    fn required(&self, key: &str) -> Result<&'a str, Refusal> {
-        self.str(key).ok_or_else(|| self.missing(key))
+    /// The session token every action carries (checked present by the decoder).
+    fn token(&self) -> &'a str {
+        self.action.token().as_str()
     }
 
     fn missing(&self, key: &str) -> Refusal {
-        wire::error_string(
-            4020,
-            &format!("Missing required parameter: {key}"),
-            self.tracing_id,
-        )
+        missing_parameter(key, self.tracing_id)
     }
 
     fn error(&self, code: u16, message: &str) -> Refusal {
@@ -89,38 +85,61 @@ impl Hub {
         let Value::Object(frame) = &parsed else {
             return Some(wire::error_string(400, text::REQUEST_FAILED, None));
         };
+        let tracing_id = frame.get("tracingId").and_then(Value::as_str);
+        if frame_text.len() > self.options.max_frame_bytes {
+            let on_message = frame.get("action").and_then(Value::as_str) == Some("onMessage");
+            let code = if on_message { 4011 } else { 400 };
+            return Some(wire::error_string(
+                code,
+                "Request exceeds the maximum frame size.",
+                tracing_id,
+            ));
+        }
+        // The core's decoder is the one definition of the client frames (shared with the
+        // client engine); its error says what the peer got wrong and which code answers it.
+        let action = match ClientAction::from_value(parsed.clone()) {
+            Ok(action) => action,
+            Err(error) => {
+                tracing::debug!(socket = socket_id, %error, "client frame refused");
+                return Some(match error {
+                    // No action at all is not a request we know, like an unknown action.
+                    DecodeError::MissingField(field) if field != "action" => {
+                        missing_parameter(&field, tracing_id)
+                    }
+                    DecodeError::MissingField(_) => {
+                        wire::error_string(400, text::REQUEST_FAILED, tracing_id)
+                    }
+                    other => wire::error_string(
+                        u16::try_from(other.error_code().as_u32()).unwrap_or(400),
+                        text::REQUEST_FAILED,
+                        tracing_id,
+                    ),
+                });
+            }
+        };
         let request = Request {
             socket_id,
+            action: &action,
             frame,
-            tracing_id: frame.get("tracingId").and_then(Value::as_str),
+            tracing_id,
         };
-        let Some(action) = request.str("action") else {
-            tracing::debug!(socket = socket_id, "client frame without an action");
-            return Some(request.error(400, text::REQUEST_FAILED));
-        };
-        if frame_text.len() > self.options.max_frame_bytes {
-            let code = if action == "onMessage" { 4011 } else { 400 };
-            return Some(request.error(code, "Request exceeds the maximum frame size."));
-        }
-        let result = match action {
-            "configureSession" => self.configure(&request, false),
-            "configureAuthenticatedSession" => self.configure(&request, true),
-            "onMessage" => self.on_message(&request),
-            "echo" => self.echo(&request),
-            "getJwt" => self.get_jwt(&request),
-            "onAttachment" => self.on_attachment(&request_parts(&request)),
-            "getAttachment" => self.get_attachment(&request_parts(&request)),
-            "deleteAttachment" => self.delete_attachment(&request_parts(&request)),
-            "closeSession" => self.close_session(&request),
-            "getConfiguration" => self.get_configuration(&request),
-            unknown => {
-                tracing::debug!(
-                    socket = socket_id,
-                    action = unknown,
-                    "unknown client action"
-                );
-                Err(request.error(400, text::REQUEST_FAILED))
+        let result = match &action {
+            ClientAction::ConfigureSession(_) => self.configure(&request, false),
+            ClientAction::ConfigureAuthenticatedSession(_) => self.configure(&request, true),
+            ClientAction::OnMessage(_) => self.on_message(&request),
+            ClientAction::Echo(_) => self.echo(&request),
+            ClientAction::GetJwt(_) => self.get_jwt(&request),
+            ClientAction::OnAttachment(inner) => {
+                self.on_attachment(&request_parts(&request), inner)
             }
+            ClientAction::GetAttachment(inner) => {
+                self.get_attachment(&request_parts(&request), inner.attachment_id.as_str())
+            }
+            ClientAction::DeleteAttachment(inner) => {
+                self.delete_attachment(&request_parts(&request), inner.attachment_id.as_str())
+            }
+            ClientAction::CloseSession(_) => self.close_session(&request),
+            ClientAction::GetConfiguration(_) => self.get_configuration(&request),
         };
         match result {
             Ok(answer) => answer,
@@ -129,13 +148,13 @@ impl Hub {
     }
 
     /// The session this socket is configured with for the request's token, or the refusal
-    /// (4020 no token, 4006 expired, 4007 not configured here). Expired sessions are marked.
+    /// (4006 expired, 4007 not configured here). Expired sessions are marked.
     fn current_session(
         &self,
         state: &mut HubState,
         request: &Request<'_>,
     ) -> Result<SessionKey, Refusal> {
-        let token = request.required("token")?;
+        let token = request.token();
         let key = state
             .sockets
             .get(&request.socket_id)
@@ -171,16 +190,22 @@ impl Hub {
         request: &Request<'_>,
         authenticated: bool,
     ) -> Result<Option<String>, Refusal> {
-        let token = request.required("token")?;
-        let deployment_id = request.required("deploymentId")?;
+        let (deployment_id, start_new, jwt) = match request.action {
+            ClientAction::ConfigureSession(inner) => {
+                (inner.deployment_id.as_str(), inner.start_new, None)
+            }
+            ClientAction::ConfigureAuthenticatedSession(inner) => (
+                inner.deployment_id.as_str(),
+                inner.start_new,
+                Some(inner.data.code.as_str()),
+            ),
+            _ => return Err(request.error(400, text::REQUEST_FAILED)),
+        };
+        let token = request.token();
+        let start_new = start_new.unwrap_or(false);
         if token.is_empty() || token.chars().count() > MAX_TOKEN_CHARS {
             return Err(request.error(400, "The session token must be 1 to 2048 characters."));
         }
-        let start_new = request
-            .frame
-            .get("startNew")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
         let mut state = self.lock();
         let Some(socket_deployment) = state
             .sockets
@@ -203,18 +228,25 @@ impl Hub {
             return Err(request.error(403, "Unknown deployment."));
         };
         if authenticated {
-            // The identity provider is not part of this gateway yet: refuse honestly.
-            return Err(if deployment.auth.enabled {
-                request.error(
-                    401,
-                    "Authenticated sessions are not available on this gateway.",
-                )
-            } else {
-                request.error(403, text::FEATURE_TOGGLE)
-            });
+            let jwt = jwt.ok_or_else(|| request.missing("data.code"))?;
+            return self.configure_authenticated(
+                &mut state,
+                super::auth::AuthConfigure {
+                    socket_id: request.socket_id,
+                    tracing_id: request.tracing_id,
+                    deployment_id,
+                    token,
+                    settings: deployment,
+                    start_new,
+                    jwt,
+                },
+            );
         }
         let now = self.now_ms();
         let key: SessionKey = (deployment_id.to_owned(), token.to_owned());
+        if state.authenticated_tokens.contains(&key) {
+            return Err(request.error(4017, text::CANNOT_DOWNGRADE));
+        }
         let new_session = match state.sessions.get(&key) {
             Some(existing) if existing.authenticated => {
                 return Err(request.error(4017, text::CANNOT_DOWNGRADE));
@@ -240,7 +272,7 @@ impl Hub {
                 .get(&key)
                 .map(|session| session.sockets.clone())
                 .unwrap_or_default();
-            let mut session = self.new_session(&mut state, deployment_id, token, deployment);
+            let mut session = self.new_session(&mut state, deployment_id, token, deployment, None);
             session.sockets = previous_sockets;
             state.sessions.insert(key.clone(), session);
         } else if let Some(session) = state.sessions.get_mut(&key) {
@@ -266,7 +298,12 @@ impl Hub {
     }
 
     /// Binds a socket to a session; beyond the per-token limit the oldest socket is closed.
-    fn attach_socket(&self, state: &mut HubState, socket_id: SocketId, key: &SessionKey) {
+    pub(crate) fn attach_socket(
+        &self,
+        state: &mut HubState,
+        socket_id: SocketId,
+        key: &SessionKey,
+    ) {
         let already = state
             .sockets
             .get(&socket_id)
@@ -309,21 +346,20 @@ impl Hub {
     }
 
     fn on_message(&self, request: &Request<'_>) -> Result<Option<String>, Refusal> {
-        let message = match request.frame.get("message") {
-            Some(Value::Object(message)) => message,
-            Some(_) => return Err(request.error(400, text::REQUEST_FAILED)),
-            None => return Err(request.missing("message")),
+        let ClientAction::OnMessage(typed) = request.action else {
+            return Err(request.error(400, text::REQUEST_FAILED));
         };
-        let kind = match message.get("type") {
-            Some(Value::String(kind)) => kind.as_str(),
-            Some(_) => return Err(request.error(400, text::REQUEST_FAILED)),
-            None => return Err(request.missing("message.type")),
+        // The decoder checked `message` and `message.type`; the raw object is what gets stored.
+        let Some(Value::Object(message)) = request.frame.get("message") else {
+            return Err(request.error(400, text::REQUEST_FAILED));
         };
         let mut state = self.lock();
         let key = self.current_session(&mut state, request)?;
-        match kind {
-            "Event" => self.on_event(&mut state, request, &key, message),
-            "Text" | "Structured" => self.on_text(&mut state, request, &key, kind, message),
+        match &typed.message.message_type {
+            MessageType::Event => self.on_event(&mut state, request, &key, message),
+            kind @ (MessageType::Text | MessageType::Structured) => {
+                self.on_text(&mut state, request, &key, kind.as_str(), message)
+            }
             _ => Err(request.error(400, text::REQUEST_FAILED)),
         }
     }
@@ -372,6 +408,7 @@ impl Hub {
                         "originatingEntity": "Human"
                     });
                     copy_client_metadata(&mut body, message);
+                    mark_authenticated(&mut body, &session);
                     self.commit_inbound(
                         state, request, key, &session, attributes, &body, &id, stamp, now,
                     )
@@ -471,6 +508,7 @@ impl Hub {
             body["channel"]["metadata"] = json!({"customAttributes": sent});
         }
         copy_client_metadata(&mut body, message);
+        mark_authenticated(&mut body, &session);
         self.commit_inbound(
             state, request, key, &session, attributes, &body, &id, stamp, now,
         )
@@ -705,7 +743,6 @@ impl Hub {
     }
 
     fn get_configuration(&self, request: &Request<'_>) -> Result<Option<String>, Refusal> {
-        request.required("token")?;
         let state = self.lock();
         let Some(deployment_id) = state
             .sockets
@@ -746,16 +783,27 @@ impl Hub {
     }
 }
 
+/// The 4020 answer naming the missing parameter.
+fn missing_parameter(key: &str, tracing_id: Option<&str>) -> Refusal {
+    wire::error_string(
+        4020,
+        &format!("Missing required parameter: {key}"),
+        tracing_id,
+    )
+}
+
 /// The attachment handlers need the request's parts.
 pub(crate) struct RequestParts<'a> {
     pub socket_id: SocketId,
-    pub frame: &'a Map<String, Value>,
+    action: &'a ClientAction,
+    frame: &'a Map<String, Value>,
     pub tracing_id: Option<&'a str>,
 }
 
 fn request_parts<'a>(request: &Request<'a>) -> RequestParts<'a> {
     RequestParts {
         socket_id: request.socket_id,
+        action: request.action,
         frame: request.frame,
         tracing_id: request.tracing_id,
     }
@@ -770,6 +818,7 @@ impl Hub {
     ) -> Result<SessionKey, String> {
         let request = Request {
             socket_id: parts.socket_id,
+            action: parts.action,
             frame: parts.frame,
             tracing_id: parts.tracing_id,
         };
@@ -804,6 +853,16 @@ fn custom_attributes_of(frame: &Map<String, Value>, message: &Map<String, Value>
         })
         .filter(|attributes| attributes.is_object())
         .cloned()
+}
+
+/// Messages of an authenticated session carry `metadata.authenticated: "true"` (SPEC §11.6).
+fn mark_authenticated(body: &mut Value, session: &Session) {
+    if session.authenticated {
+        if !body.get("metadata").is_some_and(Value::is_object) {
+            body["metadata"] = json!({});
+        }
+        body["metadata"]["authenticated"] = Value::from("true");
+    }
 }
 
 /// Keeps the client's `message.metadata` (clients put reconciliation ids there).

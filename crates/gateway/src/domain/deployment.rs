@@ -177,14 +177,28 @@ impl AttachmentSettings {
     }
 }
 
-/// Authentication settings (the identity provider itself is a separate piece of work).
+/// The longest message retention accepted (about 18 months), for curated contacts.
+pub const MAX_MESSAGE_TTL_DAYS: u64 = 548;
+
+/// Message retention of contacts that are not curated, capped by the deployment's own TTL.
+pub const UNCURATED_MESSAGE_TTL_DAYS: u64 = 15;
+
+/// Authentication settings (SPEC §11.8).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AuthSettings {
+    /// Gates `configureAuthenticatedSession` and the token endpoints.
     #[serde(default)]
     pub enabled: bool,
+    /// Lets a live guest session be upgraded in place (step-up).
     #[serde(default)]
     pub allow_session_upgrade: bool,
+    /// Lifetime of auth JWTs; absent = the gateway default (15 minutes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwt_ttl_seconds: Option<u64>,
+    /// Lifetime of refresh tokens; absent = the gateway default (24 hours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_ttl_seconds: Option<u64>,
 }
 
 /// Everything configurable about one deployment.
@@ -216,7 +230,8 @@ pub struct DeploymentSettings {
     pub attachments: AttachmentSettings,
     #[serde(default = "default_max_custom_data_bytes")]
     pub max_custom_data_bytes: u64,
-    /// Message retention in days.
+    /// Message retention in days (1 to 548) for curated contacts; other customers' messages
+    /// are kept at most 15 days.
     #[serde(default = "default_message_ttl_days")]
     pub message_ttl_days: u64,
     #[serde(default)]
@@ -278,10 +293,23 @@ impl DeploymentSettings {
 
     fn validate(&self) -> Result<(), SettingsError> {
         self.guest_session_ttl.seconds()?;
-        if self.message_ttl_days == 0 {
-            return Err(SettingsError::Invalid(
-                "messageTtlDays must be at least 1".into(),
-            ));
+        if !(1..=MAX_MESSAGE_TTL_DAYS).contains(&self.message_ttl_days) {
+            return Err(SettingsError::Invalid(format!(
+                "messageTtlDays must be between 1 and {MAX_MESSAGE_TTL_DAYS}"
+            )));
+        }
+        for (name, value) in [
+            ("auth.jwtTtlSeconds", self.auth.jwt_ttl_seconds),
+            (
+                "auth.refreshTokenTtlSeconds",
+                self.auth.refresh_token_ttl_seconds,
+            ),
+        ] {
+            if value.is_some_and(|seconds| !(1..=366 * 86_400).contains(&seconds)) {
+                return Err(SettingsError::Invalid(format!(
+                    "{name} must be between 1 second and a year"
+                )));
+            }
         }
         Ok(())
     }

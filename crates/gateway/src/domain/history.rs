@@ -32,7 +32,7 @@ impl Hub {
         page_number: Option<u64>,
         page_size: Option<u64>,
     ) -> Result<Value, HistoryError> {
-        let claims = self.signer.verify_jwt(jwt, self.now_ms() / 1000)?;
+        let claims: crate::jwt::GuestClaims = self.signer.verify_jwt(jwt, self.now_ms() / 1000)?;
         let current = {
             let state = self.lock();
             state

@@ -2,13 +2,16 @@
 //! written through to the [`Store`]. All methods are synchronous and never hold the lock
 //! across IO other than short SQLite statements; frames leave through per-socket channels.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
 
-use super::deployment::{DeploymentSettings, SettingsError, DEMO_DEPLOYMENT_ID};
+use super::deployment::{
+    DeploymentSettings, SettingsError, DEMO_DEPLOYMENT_ID, UNCURATED_MESSAGE_TTL_DAYS,
+};
+use super::idp::IdentityProvider;
 use super::session::{Conversation, ConversationState, RateLimit, Session, SocketId};
 use crate::clock::{iso8601_millis, Clock};
 use crate::jwt::Signer;
@@ -33,6 +36,14 @@ pub struct HubOptions {
     pub max_sockets_per_token: usize,
     /// Display name of agent messages sent without a name.
     pub default_agent_name: String,
+    /// Default lifetime of Web Messaging auth JWTs (a deployment's `auth.jwtTtlSeconds` wins).
+    pub auth_jwt_ttl_seconds: u64,
+    /// Default lifetime of refresh tokens (a deployment's `auth.refreshTokenTtlSeconds` wins).
+    pub refresh_token_ttl_seconds: u64,
+    /// Lifetime of the development IdP's authorization codes.
+    pub auth_code_ttl_ms: u64,
+    /// Lifetime of the development IdP's id and access tokens.
+    pub id_token_ttl_seconds: u64,
 }
 
 impl Default for HubOptions {
@@ -46,6 +57,10 @@ impl Default for HubOptions {
             jwt_ttl_seconds: 15 * 60,
             max_sockets_per_token: 3,
             default_agent_name: "Agent".into(),
+            auth_jwt_ttl_seconds: 15 * 60,
+            refresh_token_ttl_seconds: 24 * 3600,
+            auth_code_ttl_ms: 2 * 60 * 1000,
+            id_token_ttl_seconds: 3600,
         }
     }
 }
@@ -124,6 +139,12 @@ pub(crate) struct HubState {
     pub next_socket_id: SocketId,
     /// Last `channel.time` handed out, so stamps strictly increase in send order.
     pub last_stamp_ms: u64,
+    /// Tokens that were ever authenticated: a guest configure on them answers 4017.
+    pub authenticated_tokens: HashSet<SessionKey>,
+    /// Auth JWTs issued at or before this instant count as expired (control API).
+    pub jwts_expired_before_ms: Option<u64>,
+    /// The same, per user.
+    pub user_jwts_expired_before_ms: HashMap<String, u64>,
 }
 
 /// The gateway's shared state. Cheap to share via `Arc`.
@@ -133,6 +154,9 @@ pub struct Hub {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) options: HubOptions,
     pub(crate) signer: Signer,
+    /// Signs Web Messaging auth JWTs (a key of its own: guest JWTs never pass as auth JWTs).
+    pub(crate) auth_signer: Signer,
+    pub(crate) idp: IdentityProvider,
     faults: Mutex<Vec<Faults>>,
     console: broadcast::Sender<String>,
 }
@@ -212,7 +236,9 @@ impl Hub {
             .into_iter()
             .map(|conversation| (conversation.id.clone(), conversation))
             .collect();
+        let authenticated_tokens = store.authenticated_tokens()?.into_iter().collect();
         let (console, _) = broadcast::channel(256);
+        let signer = Signer::new(secret.into_bytes());
         Ok(Self {
             state: Mutex::new(HubState {
                 deployments,
@@ -221,11 +247,16 @@ impl Hub {
                 sockets: HashMap::new(),
                 next_socket_id: 1,
                 last_stamp_ms: 0,
+                authenticated_tokens,
+                jwts_expired_before_ms: None,
+                user_jwts_expired_before_ms: HashMap::new(),
             }),
             store,
             clock,
             options,
-            signer: Signer::new(secret.into_bytes()),
+            auth_signer: signer.derive("web-messaging-auth-jwt"),
+            idp: IdentityProvider::new(&signer),
+            signer,
             faults: Mutex::new(Vec::new()),
             console,
         })
@@ -478,6 +509,7 @@ impl Hub {
         deployment_id: &str,
         token: &str,
         settings: DeploymentSettings,
+        user: Option<&str>,
     ) -> Session {
         let now = self.now_ms();
         let session_id = uuid::Uuid::new_v4().to_string();
@@ -492,6 +524,7 @@ impl Hub {
             created_ms: now,
             ended_ms: None,
             last_activity_ms: now,
+            user: user.map(str::to_owned),
         };
         self.persist_conversation(&conversation);
         let mut session = Session {
@@ -505,7 +538,8 @@ impl Hub {
             expires_ms: now,
             read_only: false,
             expired: false,
-            authenticated: false,
+            authenticated: user.is_some(),
+            user: user.map(str::to_owned),
             custom_attributes: Default::default(),
             sockets: Vec::new(),
             recent_sends: Default::default(),
@@ -567,7 +601,9 @@ impl Hub {
         due.len()
     }
 
-    /// Deletes messages older than each deployment's `messageTtlDays`. Returns how many went.
+    /// Retention: deletes messages of curated contacts older than their deployment's
+    /// `messageTtlDays`, and every other message older than that or 15 days, whichever is
+    /// shorter. Returns how many went.
     pub fn purge_retention(&self) -> usize {
         let now = self.now_ms();
         let policies: Vec<(String, u64)> = self
@@ -578,8 +614,12 @@ impl Hub {
             .collect();
         let mut purged = 0;
         for (deployment_id, days) in policies {
-            let cutoff = now.saturating_sub(days.saturating_mul(86_400_000));
-            match self.store.purge_messages_before(&deployment_id, cutoff) {
+            let cutoff = |days: u64| now.saturating_sub(days.saturating_mul(86_400_000));
+            let default_cutoff = cutoff(days.min(UNCURATED_MESSAGE_TTL_DAYS));
+            match self
+                .store
+                .purge_messages_before(&deployment_id, default_cutoff, cutoff(days))
+            {
                 Ok(count) => purged += count,
                 Err(error) => {
                     tracing::error!(%error, deployment = %deployment_id, "retention purge failed")
@@ -637,8 +677,12 @@ impl Hub {
             )
         };
         let transcript = self.store.transcript(&conversation_id)?;
+        let earlier = self.earlier_conversations(&conversation_id)?;
         if let Value::Object(object) = &mut detail {
             object.insert("transcript".into(), Value::Array(transcript));
+            if let Some(earlier) = earlier {
+                object.insert("earlierConversations".into(), Value::Array(earlier));
+            }
         }
         Ok(detail)
     }
@@ -707,6 +751,9 @@ impl Hub {
         }
         session.touch(now);
         let session = session.clone();
+        if session.authenticated {
+            body["metadata"] = json!({"authenticated": "true"});
+        }
         self.store.insert_message(&session, &id, stamp, &body)?;
         self.persist_session(&session);
         if let Some(conversation) = state.conversations.get_mut(&session.conversation_id) {
@@ -868,6 +915,7 @@ impl Hub {
             "queue": conversation.queue,
             "agent": conversation.agent,
             "deploymentId": conversation.deployment_id,
+            "user": conversation.user.as_deref().map(user_json),
             "sessionExpired": session.is_some_and(|session| session.session_id == conversation.session_id && session.is_expired_at(now)),
         });
         if let Some(ended) = conversation.ended_ms {
@@ -896,6 +944,7 @@ impl Hub {
                     "id": conversation.id,
                     "state": conversation.state.as_str(),
                     "token": conversation.token,
+                    "user": conversation.user.as_deref().map(user_json),
                     "deploymentId": conversation.deployment_id,
                     "agent": conversation.agent,
                     "queue": conversation.queue,
@@ -925,6 +974,13 @@ impl Hub {
             conversation.deployment_id.clone(),
         ))
     }
+}
+
+/// `{sub, name}` of a signed-in customer (name from the development IdP's directory).
+pub(crate) fn user_json(sub: &str) -> Value {
+    let name =
+        super::idp::demo_user(sub).map_or_else(|| sub.to_owned(), |user| user.display_name());
+    json!({"sub": sub, "name": name})
 }
 
 fn no_session(token: &str) -> ControlError {
@@ -959,6 +1015,8 @@ fn session_json(state: &HubState, session: &Session, now: u64) -> Value {
         "token": session.token,
         "deploymentId": session.deployment_id,
         "conversationId": session.conversation_id,
+        "authenticated": session.authenticated,
+        "user": session.user.as_deref().map(user_json),
         "state": session.state_name(now),
         "expirationDate": session.expiration_epoch_seconds(),
         "sockets": session.sockets.len(),

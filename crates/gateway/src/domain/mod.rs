@@ -3,8 +3,10 @@
 //! console) call into [`hub::Hub`]; time comes from an injectable [`crate::clock::Clock`].
 
 pub mod attachments;
+pub mod auth;
 pub mod client;
 pub mod deployment;
 pub mod history;
 pub mod hub;
+pub mod idp;
 pub mod session;

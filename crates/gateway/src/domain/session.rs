@@ -26,6 +26,8 @@ pub struct Session {
     pub read_only: bool,
     pub expired: bool,
     pub authenticated: bool,
+    /// The signed-in customer (`sub` of the auth JWT) of an authenticated session.
+    pub user: Option<String>,
     /// Custom attributes received so far (their byte total is capped by `maxCustomDataBytes`).
     pub custom_attributes: BTreeMap<String, String>,
     /// Live sockets configured with this token, oldest first (not persisted).
@@ -120,6 +122,9 @@ pub struct Conversation {
     pub created_ms: u64,
     pub ended_ms: Option<u64>,
     pub last_activity_ms: u64,
+    /// The signed-in customer, if the conversation belongs to one (earlier conversations and
+    /// curated retention are found through it).
+    pub user: Option<String>,
 }
 
 /// A sliding-window rate limit on guest messages.

@@ -65,7 +65,11 @@ async fn conversation(
         .conversation_json(&id)
         .ok_or_else(|| ControlError::NotFound(format!("no conversation {id}")))?;
     let transcript = app.hub.conversation_transcript(&id)?;
-    Ok(Json(json!({"conversation": summary, "transcript": transcript})).into_response())
+    let earlier = app.hub.earlier_conversations(&id)?.unwrap_or_default();
+    Ok(Json(
+        json!({"conversation": summary, "transcript": transcript, "earlierConversations": earlier}),
+    )
+    .into_response())
 }
 
 fn session_of(app: &AppState, id: &str) -> Result<(String, String), ControlError> {

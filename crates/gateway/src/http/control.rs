@@ -38,6 +38,13 @@ pub fn routes() -> Router<AppState> {
         .route("/control/sessions/{token}/frames", post(raw_frame))
         .route("/control/faults", post(set_faults).delete(clear_faults))
         .route("/control/retention/purge", post(purge))
+        .route("/control/auth/users", get(list_users))
+        .route("/control/auth/revoke", post(revoke_refresh_tokens))
+        .route("/control/auth/expire-jwts", post(expire_jwts))
+        .route(
+            "/control/contacts/{sub}",
+            get(get_contact).post(set_contact),
+        )
 }
 
 type Params = Query<HashMap<String, String>>;
@@ -243,4 +250,74 @@ async fn clear_faults(State(app): State<AppState>) -> Response {
 
 async fn purge(State(app): State<AppState>) -> Response {
     Json(json!({"purged": app.hub.purge_retention()})).into_response()
+}
+
+async fn list_users(State(app): State<AppState>) -> Result<Response, ControlError> {
+    let mut users = Vec::new();
+    for user in crate::domain::idp::DEMO_USERS {
+        users.push(json!({
+            "sub": user.sub,
+            "name": user.display_name(),
+            "email": user.email,
+            "curated": app.hub.is_curated(user.sub)?,
+        }));
+    }
+    Ok(Json(users).into_response())
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RevokeRefresh {
+    sub: String,
+    deployment_id: Option<String>,
+}
+
+async fn revoke_refresh_tokens(
+    State(app): State<AppState>,
+    body: Bytes,
+) -> Result<Response, ControlError> {
+    let request: RevokeRefresh = parse_body(&body)?;
+    if request.sub.is_empty() {
+        return Err(ControlError::BadRequest("sub is required".into()));
+    }
+    let revoked = app
+        .hub
+        .revoke_refresh_tokens(&request.sub, request.deployment_id.as_deref())?;
+    Ok(Json(json!({"revoked": revoked})).into_response())
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpireJwts {
+    sub: Option<String>,
+}
+
+async fn expire_jwts(State(app): State<AppState>, body: Bytes) -> Result<Response, ControlError> {
+    let request: ExpireJwts = parse_body(&body)?;
+    app.hub.expire_jwts(request.sub.as_deref());
+    Ok(Json(json!({"ok": true})).into_response())
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Contact {
+    curated: bool,
+}
+
+async fn get_contact(
+    State(app): State<AppState>,
+    Path(sub): Path<String>,
+) -> Result<Response, ControlError> {
+    let curated = app.hub.is_curated(&sub)?;
+    Ok(Json(json!({"sub": sub, "curated": curated})).into_response())
+}
+
+async fn set_contact(
+    State(app): State<AppState>,
+    Path(sub): Path<String>,
+    body: Bytes,
+) -> Result<Response, ControlError> {
+    let request: Contact = parse_body(&body)?;
+    app.hub.set_curated(&sub, request.curated)?;
+    Ok(Json(json!({"sub": sub, "curated": request.curated})).into_response())
 }

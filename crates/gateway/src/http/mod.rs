@@ -1,5 +1,6 @@
 //! HTTP adapters: Web Messaging REST routes, attachments, the control API and the console.
 
+pub mod auth;
 pub mod console;
 pub mod control;
 pub mod webmessaging;
@@ -28,6 +29,17 @@ pub fn base_url(headers: &HeaderMap, local_addr: SocketAddr) -> String {
         Some(host) => format!("http://{host}"),
         None => format!("http://{local_addr}"),
     }
+}
+
+/// The token of an `Authorization: bearer <token>` header (scheme case-insensitive).
+pub fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned())
+        .filter(|token| !token.is_empty())
 }
 
 /// A JSON error body `{"error": message}` with a status.

@@ -85,13 +85,7 @@ pub async fn history(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let jwt = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, jwt)| jwt.trim().to_owned());
-    let Some(jwt) = jwt else {
+    let Some(jwt) = super::bearer(&headers) else {
         return error_response(StatusCode::UNAUTHORIZED, "missing bearer token");
     };
     let number = |key: &str| query.get(key).and_then(|value| value.parse::<u64>().ok());

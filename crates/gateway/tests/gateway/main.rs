@@ -4,6 +4,7 @@
 mod support;
 
 mod attachments;
+mod auth;
 mod console;
 mod control;
 mod errors;

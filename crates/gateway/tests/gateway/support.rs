@@ -50,6 +50,7 @@ pub struct TestGateway {
     pub handle: GatewayHandle,
     pub clock: ManualClock,
     data_dir: PathBuf,
+    config: GatewayConfig,
 }
 
 impl Drop for TestGateway {
@@ -85,8 +86,21 @@ impl TestGateway {
         config.clock = Arc::new(clock.clone());
         config.options = options;
         config.expiry_check_interval = Duration::from_millis(20);
-        let (_, handle) = Gateway::start(config).await.unwrap();
-        Self { handle, clock, data_dir }
+        let (_, handle) = Gateway::start(config.clone()).await.unwrap();
+        Self {
+            handle,
+            clock,
+            data_dir,
+            config,
+        }
+    }
+
+    /// Starts a new gateway process-equivalent on the same data directory (another port),
+    /// then stops the old one: what a restart keeps is what the store kept.
+    pub async fn restart(&mut self) {
+        let (_, handle) = Gateway::start(self.config.clone()).await.unwrap();
+        let old = std::mem::replace(&mut self.handle, handle);
+        old.shutdown(Duration::from_secs(2)).await;
     }
 
     pub fn ws_url(&self) -> String {

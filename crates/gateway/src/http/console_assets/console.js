@@ -26,7 +26,7 @@ async function refreshList() {
     li.dataset.id = c.id;
     if (c.id === selected) li.className = "selected";
     const who = document.createElement("div");
-    who.textContent = "Guest " + c.token.slice(0, 8) + (c.authenticated ? " (signed in)" : "");
+    who.textContent = c.user ? c.user.name + (c.authenticated ? " (signed in)" : "") : "Guest " + c.token.slice(0, 8);
     const state = document.createElement("div");
     state.className = "state" + (c.sessionState === "expired" ? " expired" : "");
     state.textContent = c.state + " · " + c.queue + " · " + (c.sessionState === "expired" ? "SESSION EXPIRED" : c.sockets + " socket(s)");
@@ -51,23 +51,43 @@ function describe(m) {
   return text;
 }
 
+function renderMessage(m) {
+  const div = document.createElement("div");
+  div.className = "msg " + (m.type === "Event" ? "event" : m.direction);
+  const time = document.createElement("span");
+  time.className = "time";
+  time.textContent = (m.channel && m.channel.time) || "";
+  div.append(time, document.createTextNode(describe(m)));
+  return div;
+}
+
 async function refreshTranscript() {
   if (!selected) return;
   const data = await api("/console/api/conversations/" + encodeURIComponent(selected));
   const c = data.conversation;
-  $("title").textContent = "Conversation " + c.id.slice(0, 8) + " · " + c.state + (c.sessionExpired ? " · customer session expired" : "");
+  $("title").textContent = "Conversation " + c.id.slice(0, 8) + (c.user ? " · " + c.user.name : "") + " · " + c.state + (c.sessionExpired ? " · customer session expired" : "");
   $("title").className = c.sessionExpired ? "expired" : "";
   const box = $("transcript");
   box.replaceChildren();
-  for (const m of data.transcript) {
-    const div = document.createElement("div");
-    div.className = "msg " + (m.type === "Event" ? "event" : m.direction);
-    const time = document.createElement("span");
-    time.className = "time";
-    time.textContent = (m.channel && m.channel.time) || "";
-    div.append(time, document.createTextNode(describe(m)));
-    box.append(div);
+  // A signed-in customer's earlier conversations come first, each in its own marked block.
+  for (const earlier of data.earlierConversations || []) {
+    const section = document.createElement("section");
+    section.className = "earlier";
+    section.dataset.testid = "earlier-conversation";
+    const heading = document.createElement("div");
+    heading.className = "earlier-heading";
+    heading.textContent = "Earlier conversation · " + earlier.startedAt + (earlier.endedAt ? " – " + earlier.endedAt : "");
+    section.append(heading);
+    for (const m of earlier.transcript) section.append(renderMessage(m));
+    box.append(section);
   }
+  if ((data.earlierConversations || []).length) {
+    const divider = document.createElement("div");
+    divider.className = "current-divider";
+    divider.textContent = "Current conversation";
+    box.append(divider);
+  }
+  for (const m of data.transcript) box.append(renderMessage(m));
   box.scrollTop = box.scrollHeight;
 }
 
