@@ -18,10 +18,10 @@ echo "== release client build (trunk, wasm-opt $BINARYEN_MAJOR)"
 trunk build --release
 scripts/sizes.sh dist
 
-echo "== native tests: threadline-core, threadline-gateway (incl. end-to-end in headless Chromium)"
+echo "== native tests: app units, threadline-core, threadline-gateway (incl. end-to-end in headless Chromium)"
 # The browser end-to-end tests serve this release build; they are the only check of wasm-opt's output.
 export THREADLINE_DIST="$PWD/dist"
-cargo test --locked -p threadline-core -p threadline-gateway
+cargo test --locked --workspace
 
 echo "== wasm-bindgen tests of the app in headless Chromium"
 cargo test --locked -p threadline --target wasm32-unknown-unknown

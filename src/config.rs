@@ -1,0 +1,195 @@
+//! The messenger's own settings (not the deployment's config.json): which server and
+//! deployment, language, theme and position. Read from the page URL query first, then from
+//! `window.ThreadlineConfig`, then defaults (see [`crate::platform::page_config`]).
+
+use serde::Deserialize;
+
+use crate::i18n::Locale;
+
+/// The gateway's `--dev` demo deployment, used when nothing else is configured.
+pub const DEFAULT_DEPLOYMENT_ID: &str = "7c2a1d3e-5b4f-4a6c-8d9e-0f1a2b3c4d5e";
+
+/// Light, dark, or following the system preference.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Theme {
+    Light,
+    Dark,
+    #[default]
+    Auto,
+}
+
+impl Theme {
+    /// `light`, `dark`, anything else = `auto`.
+    pub fn parse(value: &str) -> Self {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "light" => Self::Light,
+            "dark" => Self::Dark,
+            _ => Self::Auto,
+        }
+    }
+
+    /// The `data-theme` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Light => "light",
+            Self::Dark => "dark",
+            Self::Auto => "auto",
+        }
+    }
+}
+
+/// Which bottom corner the launcher sits in (logical: `start`/`end` flip with RTL).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Position {
+    Left,
+    #[default]
+    Right,
+}
+
+impl Position {
+    /// `left`/`start` or anything else = right.
+    pub fn parse(value: &str) -> Self {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "left" | "start" => Self::Left,
+            _ => Self::Right,
+        }
+    }
+
+    /// The `data-position` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Left => "left",
+            Self::Right => "right",
+        }
+    }
+}
+
+/// Everything the host page can set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppConfig {
+    /// Messenger deployment id.
+    pub deployment_id: String,
+    /// A Genesys region domain (`mypurecloud.com`) or one server URL (`http://127.0.0.1:8080`).
+    pub server: String,
+    /// UI language.
+    pub locale: Locale,
+    /// Colour scheme.
+    pub theme: Theme,
+    /// Launcher corner.
+    pub position: Position,
+    /// Primary colour override (`#RRGGBB`); otherwise config.json's `styles.primaryColor`.
+    pub primary_color: Option<String>,
+    /// Header title override.
+    pub title: Option<String>,
+}
+
+impl AppConfig {
+    /// Defaults for a page served by the gateway itself: `server` is that page's origin.
+    pub fn with_server(server: impl Into<String>) -> Self {
+        Self {
+            deployment_id: DEFAULT_DEPLOYMENT_ID.to_string(),
+            server: server.into(),
+            locale: Locale::En,
+            theme: Theme::Auto,
+            position: Position::Right,
+            primary_color: None,
+            title: None,
+        }
+    }
+
+    /// Applies the settings present in `raw` (missing ones keep their current value).
+    pub fn apply(&mut self, raw: &RawConfig) {
+        let non_empty = |value: &Option<String>| value.as_deref().map(str::trim).filter(|value| !value.is_empty()).map(str::to_string);
+        if let Some(id) = non_empty(&raw.deployment_id) {
+            self.deployment_id = id;
+        }
+        if let Some(server) = non_empty(&raw.server) {
+            self.server = server;
+        }
+        if let Some(locale) = non_empty(&raw.locale) {
+            self.locale = Locale::parse(&locale);
+        }
+        if let Some(theme) = non_empty(&raw.theme) {
+            self.theme = Theme::parse(&theme);
+        }
+        if let Some(position) = non_empty(&raw.position) {
+            self.position = Position::parse(&position);
+        }
+        if let Some(color) = non_empty(&raw.primary_color).filter(|color| is_hex_color(color)) {
+            self.primary_color = Some(color);
+        }
+        if let Some(title) = non_empty(&raw.title) {
+            self.title = Some(title);
+        }
+    }
+}
+
+/// Settings as the host page writes them (`window.ThreadlineConfig` or URL query keys).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawConfig {
+    pub deployment_id: Option<String>,
+    pub server: Option<String>,
+    pub locale: Option<String>,
+    pub theme: Option<String>,
+    pub position: Option<String>,
+    pub primary_color: Option<String>,
+    pub title: Option<String>,
+}
+
+impl RawConfig {
+    /// Collects the known keys from decoded query pairs; unknown keys are ignored.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut raw = Self::default();
+        for (key, value) in pairs {
+            let slot = match key {
+                "deploymentId" => &mut raw.deployment_id,
+                "server" => &mut raw.server,
+                "locale" => &mut raw.locale,
+                "theme" => &mut raw.theme,
+                "position" => &mut raw.position,
+                "primaryColor" => &mut raw.primary_color,
+                "title" => &mut raw.title,
+                _ => continue,
+            };
+            *slot = Some(value.to_string());
+        }
+        raw
+    }
+}
+
+/// `#rgb`, `#rgba`, `#rrggbb` or `#rrggbbaa`: the only colour syntax accepted, so a setting can
+/// never smuggle other CSS into a custom property.
+pub fn is_hex_color(value: &str) -> bool {
+    value
+        .strip_prefix('#')
+        .is_some_and(|hex| matches!(hex.len(), 3 | 4 | 6 | 8) && hex.bytes().all(|byte| byte.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_overrides_defaults() {
+        let mut config = AppConfig::with_server("http://127.0.0.1:8080");
+        let raw = RawConfig::from_pairs([("locale", "ar"), ("position", "left"), ("theme", "dark"), ("other", "x"), ("primaryColor", "#123abc")]);
+        config.apply(&raw);
+        assert_eq!(config.locale, Locale::Ar);
+        assert_eq!(config.position, Position::Left);
+        assert_eq!(config.theme, Theme::Dark);
+        assert_eq!(config.primary_color.as_deref(), Some("#123abc"));
+        assert_eq!(config.deployment_id, DEFAULT_DEPLOYMENT_ID);
+    }
+
+    #[test]
+    fn bad_colours_and_empty_values_are_ignored() {
+        let mut config = AppConfig::with_server("mypurecloud.com");
+        config.apply(&RawConfig::from_pairs([("primaryColor", "red;background:url(x)"), ("server", " ")]));
+        assert_eq!(config.primary_color, None);
+        assert_eq!(config.server, "mypurecloud.com");
+        assert!(is_hex_color("#fff"));
+        assert!(!is_hex_color("#ffff0"));
+        assert!(!is_hex_color("fff"));
+    }
+}

@@ -1,0 +1,312 @@
+//! The view model: reactive signals fed only from engine [`Event`]s (plus purely local UI
+//! state such as "the panel is open"). Components read these signals; they never talk to the
+//! engine directly except through the driver's commands.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use leptos::prelude::*;
+use threadline_core::session::{
+    AttachmentUpdate, Author, CloseReason, ConnectionState, EntryKind, Event, SessionInfo, SessionNotice, TranscriptEntry,
+    UserError,
+};
+use threadline_core::time::UnixMillis;
+
+use crate::i18n::Locale;
+
+/// One transcript row as the view sees it. `rev` changes whenever the entry changes, so keyed
+/// lists re-render exactly the rows that changed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub entry: Arc<TranscriptEntry>,
+    pub rev: u64,
+}
+
+/// An upload in progress.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadRow {
+    pub attachment_id: String,
+    pub file_name: String,
+    pub percent: u32,
+}
+
+/// Every signal the components read.
+#[derive(Clone, Copy)]
+pub struct Model {
+    pub locale: Locale,
+    /// The panel is open.
+    pub open: RwSignal<bool>,
+    pub state: RwSignal<ConnectionState>,
+    /// Transcript rows in display order.
+    pub rows: RwSignal<Vec<Row>>,
+    pub agent_typing: RwSignal<bool>,
+    /// Show the agent typing indicator at all (deployment setting).
+    pub agent_typing_enabled: RwSignal<bool>,
+    /// The guest session's inactivity TTL, once the server told us.
+    pub ttl_secs: RwSignal<Option<u64>>,
+    pub expires_at: RwSignal<Option<UnixMillis>>,
+    /// The final-minutes banner applies.
+    pub expiring_soon: RwSignal<bool>,
+    /// Agent/bot messages that arrived while the panel was closed.
+    pub unread: RwSignal<usize>,
+    /// Text for the polite live region (set, then cleared by the view).
+    pub announcement: RwSignal<String>,
+    pub older_available: RwSignal<bool>,
+    pub loading_older: RwSignal<bool>,
+    pub session_info: RwSignal<Option<SessionInfo>>,
+    /// A transient, dismissible message for the user.
+    pub alert: RwSignal<Option<String>>,
+    /// Persistent notice that storage is not available.
+    pub storage_notice: RwSignal<Option<String>>,
+    /// A system line shown at the end of the transcript (e.g. "conversation cleared").
+    pub local_notice: RwSignal<Option<String>>,
+    pub uploads: RwSignal<Vec<UploadRow>>,
+    /// Attachment id → refreshed download URL.
+    pub refreshed_urls: RwSignal<HashMap<String, String>>,
+    /// Wall clock for countdowns, ticked by the view while one is visible.
+    pub now: RwSignal<u64>,
+    pub welcome: RwSignal<String>,
+    pub markdown: RwSignal<bool>,
+    pub max_chars: RwSignal<usize>,
+    /// Bot persona from the deployment (`humanize.bot`).
+    pub bot_name: RwSignal<Option<String>>,
+    pub bot_avatar: RwSignal<Option<String>>,
+    next_rev: RwSignal<u64>,
+}
+
+impl Model {
+    /// A fresh model for `locale` (must be created inside the reactive owner of the app).
+    pub fn new(locale: Locale) -> Self {
+        Self {
+            locale,
+            open: RwSignal::new(false),
+            state: RwSignal::new(ConnectionState::Idle),
+            rows: RwSignal::new(Vec::new()),
+            agent_typing: RwSignal::new(false),
+            agent_typing_enabled: RwSignal::new(true),
+            ttl_secs: RwSignal::new(None),
+            expires_at: RwSignal::new(None),
+            expiring_soon: RwSignal::new(false),
+            unread: RwSignal::new(0),
+            announcement: RwSignal::new(String::new()),
+            older_available: RwSignal::new(false),
+            loading_older: RwSignal::new(false),
+            session_info: RwSignal::new(None),
+            alert: RwSignal::new(None),
+            storage_notice: RwSignal::new(None),
+            local_notice: RwSignal::new(None),
+            uploads: RwSignal::new(Vec::new()),
+            refreshed_urls: RwSignal::new(HashMap::new()),
+            now: RwSignal::new(0),
+            welcome: RwSignal::new(locale.strings().welcome_default.to_string()),
+            markdown: RwSignal::new(true),
+            max_chars: RwSignal::new(4096),
+            bot_name: RwSignal::new(None),
+            bot_avatar: RwSignal::new(None),
+            next_rev: RwSignal::new(0),
+        }
+    }
+
+    fn rev(&self) -> u64 {
+        let rev = self.next_rev.get_untracked() + 1;
+        self.next_rev.set(rev);
+        rev
+    }
+
+    /// Applies one engine event. `now` is the wall clock at the time of the event.
+    pub fn apply(&self, event: &Event, now: UnixMillis) {
+        let strings = self.locale.strings();
+        match event {
+            Event::StateChanged(state) => {
+                if matches!(state, ConnectionState::Connected | ConnectionState::ReadOnly) {
+                    self.alert.set(None);
+                }
+                self.now.set(now.0);
+                self.state.set(state.clone());
+            }
+            Event::SessionConfigured(info) => {
+                self.session_info.set(Some(info.clone()));
+            }
+            Event::ExpiryKnown { expires_at, duration_secs } => {
+                self.expires_at.set(Some(*expires_at));
+                self.ttl_secs.set(Some(*duration_secs));
+            }
+            Event::ExpiringSoon { expires_at } => {
+                self.expires_at.set(Some(*expires_at));
+                self.now.set(now.0);
+                self.expiring_soon.set(true);
+            }
+            Event::ExpiringCancelled => self.expiring_soon.set(false),
+            Event::Expired => {
+                // Collapse, forget the conversation; the next open starts blank.
+                self.open.set(false);
+                self.rows.set(Vec::new());
+                self.expiring_soon.set(false);
+                self.expires_at.set(None);
+                self.agent_typing.set(false);
+                self.unread.set(0);
+                self.uploads.set(Vec::new());
+                self.local_notice.set(None);
+                self.older_available.set(false);
+                self.alert.set(None);
+            }
+            Event::TranscriptReset(entries) => {
+                let rows = entries.iter().map(|entry| Row { entry: Arc::new(entry.clone()), rev: self.rev() }).collect();
+                self.rows.set(rows);
+            }
+            Event::EntryUpserted(entry) => self.upsert(entry),
+            Event::EntryRemoved(key) => self.rows.update(|rows| rows.retain(|row| row.entry.key != *key)),
+            Event::AgentTyping { .. } => self.agent_typing.set(true),
+            Event::AgentTypingStopped => self.agent_typing.set(false),
+            Event::ConversationCleared => {
+                self.rows.set(Vec::new());
+                self.local_notice.set(Some(strings.notice_cleared.to_string()));
+            }
+            Event::ReadOnly => self.agent_typing.set(false),
+            Event::ConnectionClosed { reason } => {
+                let text = match reason {
+                    CloseReason::User | CloseReason::ConversationCleared => None,
+                    _ => Some(strings.closed_elsewhere.to_string()),
+                };
+                if text.is_some() {
+                    self.alert.set(text);
+                }
+            }
+            Event::LoggedOut => self.rows.set(Vec::new()),
+            Event::Attachment(update) => self.apply_attachment(update),
+            Event::Error(error) => {
+                if matches!(error, UserError::HistoryUnavailable { .. }) {
+                    self.loading_older.set(false);
+                }
+                self.alert.set(Some(user_error_text(self.locale, error)));
+            }
+            Event::AuthorizationRequired { .. } => self.alert.set(Some(strings.sign_in_again.to_string())),
+            Event::Notice(SessionNotice::ClearedExistingSession) => {
+                self.local_notice.set(Some(strings.notice_other_devices.to_string()));
+            }
+            Event::OlderAvailable(more) => {
+                self.older_available.set(*more);
+                self.loading_older.set(false);
+            }
+        }
+    }
+
+    fn upsert(&self, entry: &TranscriptEntry) {
+        let rev = self.rev();
+        let row = Row { entry: Arc::new(entry.clone()), rev };
+        let mut is_new = false;
+        self.rows.update(|rows| {
+            if let Some(index) = rows.iter().rposition(|existing| existing.entry.key == entry.key) {
+                if rows[index].entry.order == entry.order {
+                    rows[index] = row;
+                    return;
+                }
+                rows.remove(index);
+            } else {
+                is_new = true;
+            }
+            // Rows stay sorted by the engine's order key; new messages usually land at the end.
+            let at = rows.partition_point(|existing| existing.entry.order <= entry.order);
+            rows.insert(at, row);
+        });
+        let from_contact_center = matches!(entry.author, Author::Agent | Author::Bot) && entry.kind == EntryKind::Message;
+        if is_new && from_contact_center {
+            if !self.open.get_untracked() {
+                self.unread.update(|count| *count += 1);
+            }
+            self.agent_typing.set(false);
+            let name = entry.display_name.clone().unwrap_or_else(|| self.author_label(entry.author));
+            self.announcement.set(format!("{name}: {}", entry.text));
+        }
+    }
+
+    fn apply_attachment(&self, update: &AttachmentUpdate) {
+        match update {
+            AttachmentUpdate::UploadGranted { .. } => {}
+            AttachmentUpdate::DownloadUrlRefreshed { attachment_id, url } => {
+                self.refreshed_urls.update(|urls| {
+                    urls.insert(attachment_id.as_str().to_string(), url.clone());
+                });
+            }
+            AttachmentUpdate::Uploaded { attachment_id, .. } | AttachmentUpdate::Deleted { attachment_id } => {
+                self.remove_upload(attachment_id.as_str());
+            }
+            AttachmentUpdate::Rejected { attachment_id, code, .. } => {
+                self.remove_upload(attachment_id.as_str());
+                let strings = self.locale.strings();
+                let text = match code {
+                    4001 | 4004 | 4005 => strings.file_type_blocked.to_string(),
+                    4002 => strings.upload_failed.to_string(),
+                    _ => format!("{} {}", strings.upload_failed, self.locale.error_code(*code)),
+                };
+                self.alert.set(Some(text));
+            }
+        }
+    }
+
+    /// Forgets an upload row.
+    pub fn remove_upload(&self, attachment_id: &str) {
+        self.uploads.update(|uploads| uploads.retain(|upload| upload.attachment_id != attachment_id));
+    }
+
+    /// The generic label of an author when the server gave no name.
+    pub fn author_label(&self, author: Author) -> String {
+        let strings = self.locale.strings();
+        match author {
+            Author::Customer => strings.you.to_string(),
+            Author::Bot => self.bot_name.get_untracked().unwrap_or_else(|| strings.bot.to_string()),
+            Author::Agent | Author::System => strings.agent.to_string(),
+        }
+    }
+}
+
+/// A human sentence for a user-facing error.
+pub fn user_error_text(locale: Locale, error: &UserError) -> String {
+    let strings = locale.strings();
+    match error {
+        UserError::MessageTooLong { .. } => strings.message_too_long.to_string(),
+        UserError::CustomAttributesTooLarge => locale.error_code(4013),
+        UserError::RateLimited { .. } => strings.rate_limited.to_string(),
+        UserError::Forbidden { .. } => strings.forbidden.to_string(),
+        UserError::AuthorizationRequired => strings.forbidden.to_string(),
+        UserError::ClearConversationFailed => strings.forbidden.to_string(),
+        UserError::FeatureUnavailable => locale.error_code(4000),
+        UserError::HistoryUnavailable { .. } => strings.history_failed.to_string(),
+        UserError::Server { code, .. } => locale.error_code(*code),
+    }
+}
+
+/// The `data-state` of the status element for a connection state.
+pub fn status_key(state: &ConnectionState) -> &'static str {
+    match state {
+        ConnectionState::Idle | ConnectionState::Connecting => "connecting",
+        ConnectionState::Connected => "connected",
+        ConnectionState::Reconnecting { .. } => "reconnecting",
+        ConnectionState::Offline | ConnectionState::Closed { .. } => "offline",
+        ConnectionState::ReadOnly => "read-only",
+        ConnectionState::Expired => "expired",
+        ConnectionState::Error { .. } => "error",
+    }
+}
+
+/// The human status line for a connection state.
+pub fn status_text(locale: Locale, state: &ConnectionState, now: u64) -> String {
+    let strings = locale.strings();
+    match state {
+        ConnectionState::Idle | ConnectionState::Connecting => strings.connecting.to_string(),
+        ConnectionState::Connected => strings.connected.to_string(),
+        ConnectionState::Reconnecting { next_attempt_at: Some(at), .. } if at.0 > now => {
+            locale.reconnecting_in((at.0 - now).div_ceil(1000))
+        }
+        ConnectionState::Reconnecting { .. } => strings.reconnecting.to_string(),
+        ConnectionState::Offline | ConnectionState::Closed { .. } => strings.offline.to_string(),
+        ConnectionState::ReadOnly => strings.read_only.to_string(),
+        ConnectionState::Expired => strings.expired.to_string(),
+        ConnectionState::Error { code, .. } => match code {
+            4006 => strings.expired.to_string(),
+            4007 => strings.session_not_found.to_string(),
+            1002 | 403 => strings.forbidden.to_string(),
+            _ => format!("{} {}", strings.error, locale.error_code(*code)),
+        },
+    }
+}

@@ -1,0 +1,83 @@
+//! Small DOM helpers the components need (focus, scrolling, CSS custom properties, the visual
+//! viewport), kept here so the components stay free of raw `web-sys` calls.
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// Moves keyboard focus to `element` (no-op if it cannot take focus).
+pub fn focus(element: &web_sys::HtmlElement) {
+    let _ = element.focus();
+}
+
+/// Sets a CSS custom property through the CSSOM. Unlike a `style="…"` attribute this is
+/// allowed by a strict `style-src` Content Security Policy.
+pub fn set_css_var(element: &web_sys::HtmlElement, name: &str, value: &str) {
+    let _ = element.style().set_property(name, value);
+}
+
+/// Scroll metrics of a scrollable element: `(scroll_top, scroll_height, client_height)`.
+pub fn scroll_metrics(element: &web_sys::Element) -> (i32, i32, i32) {
+    (element.scroll_top(), element.scroll_height(), element.client_height())
+}
+
+/// Scrolls `element` to `top`.
+pub fn scroll_to(element: &web_sys::Element, top: i32) {
+    element.set_scroll_top(top);
+}
+
+/// Opens the file chooser of a file input.
+pub fn click(element: &web_sys::HtmlElement) {
+    element.click();
+}
+
+/// The files of a drop or of a file input's change event (the first one only: one attachment
+/// per message).
+pub fn first_dropped_file(event: &web_sys::DragEvent) -> Option<web_sys::File> {
+    event.data_transfer()?.files()?.get(0)
+}
+
+/// The first selected file of an `<input type="file">`, and clears the input so choosing the
+/// same file again fires `change` again.
+pub fn take_input_file(input: &web_sys::HtmlInputElement) -> Option<web_sys::File> {
+    let file = input.files()?.get(0);
+    input.set_value("");
+    file
+}
+
+/// Whether a keyboard event is part of an IME composition (Enter then confirms a word).
+pub fn is_composing(event: &web_sys::KeyboardEvent) -> bool {
+    event.is_composing() || event.key_code() == 229
+}
+
+/// Keeps `--tl-viewport-height` on `element` equal to the visual viewport's height, so the
+/// full-screen mobile panel shrinks above the on-screen keyboard. Dropping the guard stops it.
+pub struct ViewportWatch {
+    viewport: Option<web_sys::VisualViewport>,
+    callback: Option<Closure<dyn FnMut(web_sys::Event)>>,
+}
+
+impl ViewportWatch {
+    /// Starts watching (does nothing where `visualViewport` is missing).
+    pub fn start(element: web_sys::HtmlElement) -> Self {
+        let Some(viewport) = web_sys::window().and_then(|window| window.visual_viewport()) else {
+            return Self { viewport: None, callback: None };
+        };
+        let update = {
+            let viewport = viewport.clone();
+            // Whole pixels formatted as an integer (f64 formatting would add kilobytes of wasm).
+            move || set_css_var(&element, "--tl-viewport-height", &format!("{}px", viewport.height().round() as i64))
+        };
+        update();
+        let callback = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| update());
+        let _ = viewport.add_event_listener_with_callback("resize", callback.as_ref().unchecked_ref());
+        Self { viewport: Some(viewport), callback: Some(callback) }
+    }
+}
+
+impl Drop for ViewportWatch {
+    fn drop(&mut self) {
+        if let (Some(viewport), Some(callback)) = (&self.viewport, &self.callback) {
+            let _ = viewport.remove_event_listener_with_callback("resize", callback.as_ref().unchecked_ref());
+        }
+    }
+}

@@ -1,0 +1,490 @@
+//! The transcript: welcome, date dividers, message bubbles, notices, typing indicator.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use leptos::html;
+use leptos::prelude::*;
+use threadline_core::markdown::safe_href;
+use threadline_core::protocol::{Attachment, Card, CardActionType, Content, MediaType, MessageId};
+use threadline_core::session::{Author, DeliveryStatus, Direction, EntryKind, NoticeKind, TranscriptEntry};
+
+use super::markdown::render_markdown;
+use super::Ctx;
+use crate::model::Row;
+use crate::platform::{dom, intl};
+
+/// Messages from the same author closer than this share one name/avatar.
+const GROUP_WINDOW_MS: u64 = 5 * 60 * 1000;
+/// Within this distance of the top, scrolling loads older history.
+const LOAD_OLDER_THRESHOLD_PX: i32 = 40;
+/// Within this distance of the bottom, new messages keep the view pinned to the bottom.
+const STICK_THRESHOLD_PX: i32 = 80;
+
+/// Keys are cheap integers: `rev` is unique per row version, so equal keys mean equal rows
+/// and a 10,000-message transcript diffs without comparing or formatting any strings.
+type ItemKey = (u64, u8);
+
+#[derive(Clone, Debug)]
+enum Item {
+    Divider { key: ItemKey, label: String },
+    Entry { key: ItemKey, row: Row, grouped: bool, last: bool },
+}
+
+impl Item {
+    fn key(&self) -> ItemKey {
+        match self {
+            Self::Divider { key, .. } | Self::Entry { key, .. } => *key,
+        }
+    }
+}
+
+impl PartialEq for Item {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+/// Divider keys live above every possible `rev`.
+const DIVIDER_KEY_BASE: u64 = 1 << 63;
+
+fn entry_time(entry: &TranscriptEntry) -> u64 {
+    entry.time.map_or(entry.order.time_ms, |time| time.0)
+}
+
+#[component]
+pub fn Transcript() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let model = ctx.model;
+    let locale = model.locale;
+    let strings = locale.strings();
+    let transcript_ref = NodeRef::<html::Div>::new();
+    let stick_to_bottom = Rc::new(Cell::new(true));
+    // Scroll height before an older page was requested, to keep the reader's place.
+    let anchor_height = Rc::new(Cell::new(None::<i32>));
+
+    let items = Memo::new(move |_| {
+        model.rows.with(|rows| {
+            let mut items = Vec::with_capacity(rows.len() + 4);
+            let mut last_day = None;
+            let mut previous: Option<&Row> = None;
+            for (index, row) in rows.iter().enumerate() {
+                let time = entry_time(&row.entry);
+                let day = intl::day_number(time);
+                let new_day = last_day != Some(day);
+                if new_day {
+                    items.push(Item::Divider { key: (DIVIDER_KEY_BASE | u64::from(day), 0), label: intl::day(locale, time) });
+                    last_day = Some(day);
+                }
+                let grouped = !new_day
+                    && previous.is_some_and(|previous| {
+                        previous.entry.kind == EntryKind::Message
+                            && row.entry.kind == EntryKind::Message
+                            && previous.entry.author == row.entry.author
+                            && previous.entry.display_name == row.entry.display_name
+                            && time.saturating_sub(entry_time(&previous.entry)) < GROUP_WINDOW_MS
+                    });
+                let last = index + 1 == rows.len();
+                let key = (row.rev, u8::from(grouped) | (u8::from(last) << 1));
+                items.push(Item::Entry { key, row: row.clone(), grouped, last });
+                previous = Some(row);
+            }
+            items
+        })
+    });
+
+    // Keep the newest message in view when the reader is at the bottom, and keep the reader's
+    // place when older messages are prepended.
+    {
+        let stick_to_bottom = stick_to_bottom.clone();
+        let anchor_height = anchor_height.clone();
+        Effect::new(move |_| {
+            items.track();
+            model.agent_typing.track();
+            model.open.track();
+            let stick = stick_to_bottom.clone();
+            let anchor = anchor_height.clone();
+            set_timeout(
+                move || {
+                    let Some(element) = transcript_ref.get_untracked() else { return };
+                    let (_, height, _) = dom::scroll_metrics(&element);
+                    if let Some(before) = anchor.take() {
+                        if !model.loading_older.get_untracked() {
+                            dom::scroll_to(&element, (height - before).max(0));
+                        } else {
+                            anchor.set(Some(before));
+                        }
+                    } else if stick.get() {
+                        dom::scroll_to(&element, height);
+                    }
+                },
+                Duration::ZERO,
+            );
+        });
+    }
+
+    let on_scroll = {
+        let stick_to_bottom = stick_to_bottom.clone();
+        let anchor_height = anchor_height.clone();
+        move |_| {
+            let Some(element) = transcript_ref.get_untracked() else { return };
+            let (top, height, client) = dom::scroll_metrics(&element);
+            stick_to_bottom.set(height - top - client < STICK_THRESHOLD_PX);
+            if top < LOAD_OLDER_THRESHOLD_PX && model.older_available.get_untracked() && !model.loading_older.get_untracked() {
+                anchor_height.set(Some(height));
+                ctx.with_driver(|driver| driver.load_older());
+            }
+        }
+    };
+
+    let welcome = move || {
+        let ttl_sentence = model.ttl_secs.get().filter(|ttl| *ttl > 0 && *ttl <= 24 * 3600).map(|ttl| {
+            view! { <p class="tl-welcome-expiry">{locale.ends_after(ttl)}</p> }
+        });
+        view! {
+            <div class="tl-welcome" data-testid="welcome">
+                <p class="tl-welcome-text">{model.welcome.get()}</p>
+                {ttl_sentence}
+            </div>
+        }
+    };
+
+    view! {
+        <div
+            class="tl-transcript"
+            data-testid="transcript"
+            role="log"
+            aria-label=strings.title
+            tabindex="0"
+            node_ref=transcript_ref
+            on:scroll=on_scroll
+        >
+            {move || {
+                if model.loading_older.get() {
+                    Some(view! { <p class="tl-history-status">{strings.loading_older}</p> }.into_any())
+                } else if model.older_available.get() {
+                    Some(
+                        view! {
+                            <button
+                                type="button"
+                                class="tl-link-button tl-history-status"
+                                on:click=move |_| ctx.with_driver(|driver| driver.load_older())
+                            >
+                                {strings.load_older}
+                            </button>
+                        }
+                            .into_any(),
+                    )
+                } else {
+                    None
+                }
+            }}
+            {welcome}
+            <For each=move || items.get() key=Item::key let:item>
+                {render_item(ctx, item)}
+            </For>
+            {move || {
+                model.local_notice.get().map(|text| view! { <p class="tl-notice" data-testid="notice" role="note">{text}</p> })
+            }}
+            {move || {
+                (model.agent_typing.get() && model.agent_typing_enabled.get())
+                    .then(|| {
+                        view! {
+                            <div class="tl-typing" data-testid="typing" role="status" aria-label=strings.agent_typing>
+                                <span class="tl-typing-dot"></span>
+                                <span class="tl-typing-dot"></span>
+                                <span class="tl-typing-dot"></span>
+                            </div>
+                        }
+                    })
+            }}
+        </div>
+    }
+}
+
+fn render_item(ctx: Ctx, item: Item) -> AnyView {
+    match item {
+        Item::Divider { label, .. } => view! {
+            <div class="tl-divider" role="separator">
+                <span>{label}</span>
+            </div>
+        }
+        .into_any(),
+        Item::Entry { row, grouped, last, .. } => match row.entry.kind {
+            EntryKind::Notice(kind) => notice_view(ctx, &row.entry, kind),
+            EntryKind::Message => message_view(ctx, row.entry, grouped, last),
+        },
+    }
+}
+
+fn notice_view(ctx: Ctx, entry: &TranscriptEntry, kind: NoticeKind) -> AnyView {
+    let strings = ctx.model.locale.strings();
+    let text = match kind {
+        NoticeKind::ConversationStarted => strings.notice_started,
+        NoticeKind::AgentLeft => strings.notice_agent_left,
+        NoticeKind::ConversationEnded => strings.notice_ended,
+        NoticeKind::SignedIn => strings.notice_signed_in,
+    };
+    let time = intl::time(ctx.model.locale, entry_time(entry));
+    view! {
+        <p class="tl-notice" data-testid="notice" data-id=entry_id(entry) role="note">
+            {text}
+            " · "
+            <time>{time}</time>
+        </p>
+    }
+    .into_any()
+}
+
+fn message_view(ctx: Ctx, entry: Arc<TranscriptEntry>, grouped: bool, last: bool) -> AnyView {
+    let model = ctx.model;
+    let locale = model.locale;
+    let strings = locale.strings();
+    let direction = match entry.direction {
+        Direction::Inbound => "inbound",
+        Direction::Outbound => "outbound",
+    };
+    let author = match entry.author {
+        Author::Customer => "customer",
+        Author::Agent => "agent",
+        Author::Bot => "bot",
+        Author::System => "system",
+    };
+    let (status, status_text) = match &entry.status {
+        DeliveryStatus::Sending => ("sending", strings.sending),
+        DeliveryStatus::Queued => ("sending", strings.queued),
+        DeliveryStatus::Sent => ("sent", strings.sent),
+        DeliveryStatus::Failed { .. } => ("failed", strings.failed),
+    };
+    let own = entry.author == Author::Customer;
+    let name = entry.display_name.clone().unwrap_or_else(|| model.author_label(entry.author));
+    let avatar = (!own && !grouped).then(|| {
+        let url = entry
+            .avatar_url
+            .clone()
+            .or_else(|| (entry.author == Author::Bot).then(|| model.bot_avatar.get_untracked()).flatten())
+            .and_then(|url| safe_image_url(&url));
+        match url {
+            // An SVG <image>, not <img>: content images stay the only <img> in a message.
+            Some(url) => view! {
+                <svg class="tl-avatar" viewBox="0 0 32 32" aria-hidden="true">
+                    <image href=url width="32" height="32" preserveAspectRatio="xMidYMid slice" />
+                </svg>
+            }
+            .into_any(),
+            None => {
+                let initial = name.chars().next().map(|c| c.to_uppercase().to_string()).unwrap_or_default();
+                view! { <span class="tl-avatar tl-avatar--initial" aria-hidden="true">{initial}</span> }.into_any()
+            }
+        }
+    });
+    let author_line = (!own && !grouped).then(|| view! { <span class="tl-author">{name.clone()}</span> });
+    let text = (!entry.text.is_empty()).then(|| {
+        if !own && model.markdown.get_untracked() {
+            view! { <div class="tl-text tl-markdown">{render_markdown(&entry.text)}</div> }.into_any()
+        } else {
+            view! { <p class="tl-text tl-plain">{entry.text.clone()}</p> }.into_any()
+        }
+    });
+    let content = entry.content.iter().map(|content| content_view(ctx, &entry, content, last)).collect_view();
+    let retry = matches!(entry.status, DeliveryStatus::Failed { .. }).then(|| {
+        let key = entry.key.clone();
+        view! {
+            <button
+                type="button"
+                class="tl-retry"
+                data-testid="message-retry"
+                on:click=move |_| {
+                    let key = key.clone();
+                    ctx.with_driver(|driver| driver.retry_message(key));
+                }
+            >
+                {strings.retry_message}
+            </button>
+        }
+    });
+    let time = intl::time(locale, entry_time(&entry));
+    let status_line = own.then(|| view! { <span class="tl-delivery">{status_text}</span> });
+    view! {
+        <div
+            class="tl-message"
+            class:tl-message--own=own
+            class:tl-message--grouped=grouped
+            data-testid="message"
+            data-direction=direction
+            data-author=author
+            data-status=status
+            data-id=entry_id(&entry)
+        >
+            {avatar}
+            <div class="tl-bubble">
+                {author_line}
+                {text}
+                {content}
+                <div class="tl-meta">
+                    <time class="tl-time">{time}</time>
+                    {status_line}
+                    {retry}
+                </div>
+            </div>
+        </div>
+    }
+    .into_any()
+}
+
+/// The server message id once known (stable across reloads and tabs), else the local key.
+fn entry_id(entry: &TranscriptEntry) -> String {
+    entry.message_id.as_ref().map_or_else(|| entry.key.as_str().to_string(), |id| id.as_str().to_string())
+}
+
+/// Images load only over http(s).
+fn safe_image_url(url: &str) -> Option<String> {
+    safe_href(url).filter(|href| !href.to_ascii_lowercase().starts_with("mailto:"))
+}
+
+fn content_view(ctx: Ctx, entry: &TranscriptEntry, content: &Content, last: bool) -> AnyView {
+    let strings = ctx.model.locale.strings();
+    let origin = entry.message_id.clone();
+    match content {
+        Content::Attachment(attachment) => attachment_view(ctx, attachment),
+        Content::QuickReply(reply) => {
+            // Options only make sense while they are the latest thing said.
+            if !last || entry.author == Author::Customer {
+                return ().into_any();
+            }
+            let (text, payload) = (reply.text.clone(), reply.payload.clone());
+            view! {
+                <button
+                    type="button"
+                    class="tl-quick-reply"
+                    on:click=move |_| {
+                        let (text, payload, origin) = (text.clone(), payload.clone(), origin.clone());
+                        ctx.with_driver(|driver| driver.quick_reply(text, payload, origin));
+                    }
+                >
+                    {reply.text.clone()}
+                </button>
+            }
+            .into_any()
+        }
+        // The customer's own answer: its text is already the message text.
+        Content::ButtonResponse(_) => ().into_any(),
+        Content::Card(card) => view! { <div class="tl-cards">{card_view(ctx, card, origin)}</div> }.into_any(),
+        Content::Carousel(carousel) => {
+            let cards = carousel.cards.iter().map(|card| card_view(ctx, card, origin.clone())).collect_view();
+            view! { <div class="tl-cards tl-carousel">{cards}</div> }.into_any()
+        }
+        Content::DatePicker(_) | Content::Unknown { .. } => {
+            view! { <p class="tl-unsupported">{strings.unsupported}</p> }.into_any()
+        }
+    }
+}
+
+fn card_view(ctx: Ctx, card: &Card, origin: Option<MessageId>) -> AnyView {
+    let image = card.image.as_deref().and_then(safe_image_url).map(|url| view! { <img class="tl-card-image" src=url alt="" /> });
+    let description = card.description.clone().map(|text| view! { <p class="tl-card-description">{text}</p> });
+    let actions = card
+        .actions
+        .iter()
+        .map(|action| match action.action_type {
+            CardActionType::Link => match action.url.as_deref().and_then(safe_href) {
+                Some(href) => view! {
+                    <a class="tl-card-action" href=href target="_blank" rel="noopener noreferrer">
+                        {action.text.clone()}
+                    </a>
+                }
+                .into_any(),
+                None => view! { <span class="tl-card-action tl-card-action--disabled">{action.text.clone()}</span> }.into_any(),
+            },
+            _ => {
+                let text = action.text.clone();
+                let payload = action.payload.clone().unwrap_or_else(|| action.text.clone());
+                let origin = origin.clone();
+                view! {
+                    <button
+                        type="button"
+                        class="tl-card-action"
+                        on:click=move |_| {
+                            let (text, payload, origin) = (text.clone(), payload.clone(), origin.clone());
+                            ctx.with_driver(|driver| driver.postback(text, payload, origin));
+                        }
+                    >
+                        {action.text.clone()}
+                    </button>
+                }
+                .into_any()
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="tl-card">
+            {image}
+            <p class="tl-card-title">{card.title.clone()}</p>
+            {description}
+            <div class="tl-card-actions">{actions}</div>
+        </div>
+    }
+    .into_any()
+}
+
+fn attachment_view(ctx: Ctx, attachment: &Attachment) -> AnyView {
+    let strings = ctx.model.locale.strings();
+    let id = attachment.id.as_str().to_string();
+    let name = attachment.filename.clone().unwrap_or_else(|| strings.attachment_link.to_string());
+    let is_image = matches!(attachment.media_type, Some(MediaType::Image))
+        || attachment.mime.as_deref().is_some_and(|mime| mime.to_ascii_lowercase().starts_with("image/"));
+    let original = attachment.url.clone();
+    let url = {
+        let id = id.clone();
+        move || {
+            ctx.model
+                .refreshed_urls
+                .with(|urls| urls.get(&id).cloned())
+                .or_else(|| original.clone())
+                .and_then(|url| safe_image_url(&url))
+        }
+    };
+    if url().is_none() {
+        // Not downloadable (yet): show the name only.
+        return view! { <p class="tl-file">{name}</p> }.into_any();
+    }
+    if is_image {
+        let refreshed = Rc::new(Cell::new(false));
+        let on_error = {
+            let id = id.clone();
+            move |_| {
+                // An expired download URL: ask once for a fresh one.
+                if !refreshed.replace(true) {
+                    let id = id.clone();
+                    ctx.with_driver(|driver| driver.refresh_download(id));
+                }
+            }
+        };
+        let alt = name.clone();
+        let url_for_click = url.clone();
+        view! {
+            <button
+                type="button"
+                class="tl-thumb-button"
+                aria-label=format!("{} {}", strings.enlarge_image, name)
+                on:click=move |_| {
+                    if let Some(url) = url_for_click() {
+                        ctx.lightbox.set(Some((url, alt.clone())));
+                    }
+                }
+            >
+                <img class="tl-thumb" src=move || url().unwrap_or_default() alt=name.clone() loading="lazy" on:error=on_error />
+            </button>
+        }
+        .into_any()
+    } else {
+        view! {
+            <a class="tl-file" href=move || url().unwrap_or_default() target="_blank" rel="noopener noreferrer" download=name.clone()>
+                {name.clone()}
+            </a>
+        }
+        .into_any()
+    }
+}
