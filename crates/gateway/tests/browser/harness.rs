@@ -21,6 +21,10 @@ pub struct Env {
     pub client: Client,
     gateway: Child,
     chromedriver: Child,
+    /// `127.0.0.1:port` of chromedriver, to end a WebDriver session left open by a panic.
+    chromedriver_addr: String,
+    /// The WebDriver session id; `None` once `finish` closed it.
+    session_id: Option<String>,
     data_dir: PathBuf,
     artifacts: PathBuf,
 }
@@ -74,9 +78,29 @@ impl Env {
         .await
         .expect("WebDriver session");
 
+        let session_id = client.session_id().await.ok().flatten();
         let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/e2e-artifacts");
         let _ = std::fs::create_dir_all(&artifacts);
-        Env { base: format!("http://127.0.0.1:{port}"), client, gateway, chromedriver, data_dir, artifacts }
+        Env {
+            base: format!("http://127.0.0.1:{port}"),
+            client,
+            gateway,
+            chromedriver,
+            chromedriver_addr: format!("127.0.0.1:{cd_port}"),
+            session_id,
+            data_dir,
+            artifacts,
+        }
+    }
+
+    /// A path for a scratch file that is deleted with the test's data dir.
+    pub fn scratch_path(&self, name: &str) -> PathBuf {
+        self.data_dir.join(name)
+    }
+
+    /// The gateway's `host:port`.
+    pub fn gateway_addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
     }
 
     /// Calls the gateway's HTTP API (control API, config.json, …) and returns (status, JSON body).
@@ -96,7 +120,7 @@ impl Env {
         {
             Ok(element) => element,
             Err(err) => {
-                self.screenshot("failure").await;
+                self.failure_screenshot().await;
                 panic!("no element matches {css:?} within {secs} s: {err}");
             }
         }
@@ -113,25 +137,46 @@ impl Env {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        self.screenshot("failure").await;
+        self.failure_screenshot().await;
         panic!("{probe} stayed {last} (wanted {want}) for {secs} s");
+    }
+
+    /// Saves `failure-<test name>.png` (libtest names each test's thread after the test).
+    pub async fn failure_screenshot(&self) {
+        let test = std::thread::current().name().unwrap_or("unnamed").replace("::", "-");
+        self.screenshot(&format!("failure-{test}")).await;
     }
 
     /// Saves a PNG screenshot under target/e2e-artifacts/NAME.png.
     pub async fn screenshot(&self, name: &str) {
+        // Let finite CSS transitions/animations (panel opening) settle, at most 1 s, so the
+        // artefact shows the state and not a half-faded frame.
+        let settled = "return document.getAnimations().every(a => a.playState !== 'running' \
+            || a.effect?.getTiming?.().iterations === Infinity);";
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < deadline && self.client.execute(settled, vec![]).await.ok() != Some(Value::Bool(true)) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         if let Ok(png) = self.client.screenshot().await {
             let _ = std::fs::write(self.artifacts.join(format!("{name}.png")), png);
         }
     }
 
     /// Ends the WebDriver session (call at the end of each test; Drop cannot await).
-    pub async fn finish(self) {
-        let _ = self.client.clone().close().await;
+    pub async fn finish(mut self) {
+        if self.client.clone().close().await.is_ok() {
+            self.session_id = None;
+        }
     }
 }
 
 impl Drop for Env {
     fn drop(&mut self) {
+        // A test that panicked never reached `finish`: end its WebDriver session over plain HTTP
+        // (no async runtime needed) so chromedriver quits Chromium instead of orphaning it.
+        if let Some(id) = self.session_id.take() {
+            let _ = raw_request(&self.chromedriver_addr, "DELETE", &format!("/session/{id}"), None);
+        }
         let _ = self.gateway.kill();
         let _ = self.gateway.wait();
         let _ = self.chromedriver.kill();
@@ -176,43 +221,67 @@ fn wait_for_port(port: u16, child: &mut Child, log: &Path) {
     panic!("nothing listened on 127.0.0.1:{port} within 30 s");
 }
 
-/// A minimal HTTP/1.1 client (Connection: close) for the control API.
+/// A minimal HTTP/1.1 client (Connection: close) for the control API; panics on I/O errors.
 pub fn http_request(addr: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let response = raw_request(addr, method, path, body)
+        .unwrap_or_else(|err| panic!("{method} http://{addr}{path} failed: {err}"));
+    let text = String::from_utf8_lossy(&response.body);
+    (response.status, serde_json::from_str(&text).unwrap_or(Value::String(text.into_owned())))
+}
+
+/// One HTTP response: status, lower-cased header names with their values, and the body bytes.
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers.iter().find(|(key, _)| *key == name).map(|(_, value)| value.as_str())
+    }
+}
+
+/// Sends one request and reads the whole response; never panics (used from `Drop` too).
+pub fn raw_request(addr: &str, method: &str, path: &str, body: Option<Value>) -> std::io::Result<RawResponse> {
     let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut stream = TcpStream::connect(addr).expect("connect to gateway");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    stream.write_all(request.as_bytes()).expect("send request");
+    stream.write_all(request.as_bytes())?;
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).expect("read response");
-    let text = String::from_utf8_lossy(&response);
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        dechunk(rest)
-    } else {
-        rest.to_string()
-    };
-    (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+    stream.read_to_end(&mut response)?;
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(response.len());
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let rest = response.get(split + 4..).unwrap_or_default();
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|line| line.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(key, value)| (key.trim().to_ascii_lowercase(), value.trim().to_string()))
+        .collect();
+    let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let body = if chunked { dechunk(rest) } else { rest.to_vec() };
+    Ok(RawResponse { status, headers, body })
 }
 
-fn dechunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, tail)) = rest.split_once("\r\n") {
+fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size = String::from_utf8_lossy(&rest[..line_end]);
         let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+        let tail = &rest[line_end + 2..];
         if n == 0 || tail.len() < n {
             break;
         }
-        out.push_str(&tail[..n]);
-        rest = tail[n..].trim_start_matches("\r\n");
+        out.extend_from_slice(&tail[..n]);
+        rest = tail[n..].strip_prefix(b"\r\n").unwrap_or(&tail[n..]);
     }
     out
 }

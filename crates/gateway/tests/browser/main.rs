@@ -5,4 +5,10 @@
 //! so they are what catches a broken wasm-opt (a blank page).
 
 mod harness;
+mod messenger;
+
+mod guest;
+mod people;
+mod rendering;
+mod resilience;
 mod smoke;

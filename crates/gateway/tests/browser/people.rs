@@ -1,0 +1,141 @@
+//! People (issue 6 §2, §4, §7): keyboard use and focus, right-to-left Arabic, the polite live
+//! region, the unread badge and the agent typing indicator.
+
+use fantoccini::key::Key;
+use serde_json::json;
+
+use crate::harness::Env;
+use crate::messenger::nonce;
+
+/// True when the focused element is inside the messenger panel (a JS expression).
+const FOCUS_IN_PANEL: &str = "(() => { const a = document.activeElement; \
+    return !!a && !!a.closest('[data-testid=messenger]') && a.getAttribute('data-testid') !== 'launcher'; })()";
+
+#[tokio::test]
+async fn keyboard_opens_sends_with_enter_and_escape_returns_focus_to_the_launcher() {
+    let env = Env::start().await;
+    let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d" }));
+    env.open_page(&deployment).await;
+
+    // Open from the keyboard: focus the launcher, press Enter; focus moves into the panel.
+    let launcher = env.wait_for("[data-testid=launcher]", 10).await;
+    env.js("document.querySelector('[data-testid=launcher]').focus(); return true;").await;
+    launcher.send_keys(&Key::Enter.to_string()).await.expect("press Enter on the launcher");
+    env.wait_state("messenger", "open", 5).await;
+    env.wait_js(FOCUS_IN_PANEL, json!(true), 5).await;
+    env.wait_status("connected", 10).await;
+
+    // Shift+Enter is a newline, Enter sends: one message holding both lines.
+    let tag = nonce();
+    let field = env.composer_field().await;
+    let keys = format!(
+        "first line {tag}{shift}{enter}{release}second line {tag}{enter}",
+        shift = Key::Shift,
+        enter = Key::Enter,
+        release = Key::Null
+    );
+    field.send_keys(&keys).await.expect("type two lines and Enter");
+    let shown = env
+        .wait_messages("the two-line message sent with Enter", 10, |shown| {
+            shown.iter().any(|m| m.status == "sent" && m.text.contains(&format!("second line {tag}")))
+        })
+        .await;
+    let message = shown.iter().find(|m| m.text.contains(&format!("second line {tag}"))).expect("sent message");
+    assert!(message.text.contains(&format!("first line {tag}")), "Shift+Enter split the message: {shown:#?}");
+    assert_eq!(shown.len(), 1, "Shift+Enter sent a message of its own: {shown:#?}");
+    let left = env.js("const f = document.querySelector('[data-testid=composer]'); \
+        const t = f.matches('textarea,input') ? f : f.querySelector('textarea,input'); return t ? t.value : null;").await;
+    assert_eq!(left, json!(""), "the composer is not cleared after sending");
+
+    // Escape closes and puts focus back on the launcher.
+    env.close_messenger_from_composer().await;
+    let on_launcher = "document.activeElement?.getAttribute('data-testid') === 'launcher'";
+    let returned = env.eventually(on_launcher, 2).await;
+    let focus = env.focus_description().await;
+    assert!(returned, "2 s after Escape closed the panel, focus is on {focus}, not the launcher");
+
+    // Sending with the mouse must not drop focus out of the panel (the next Escape or Tab
+    // would otherwise go nowhere).
+    env.open_messenger().await;
+    let by_button = format!("sent by button {tag}");
+    env.send_and_confirm(&by_button).await;
+    let in_panel = env.eventually(FOCUS_IN_PANEL, 2).await;
+    let focus = env.focus_description().await;
+    assert!(in_panel, "after clicking send (and 2 s more), focus is out of the panel: on {focus}");
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn arabic_locale_lays_the_messenger_out_right_to_left() {
+    let env = Env::start().await;
+    let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d" }));
+    env.client
+        .goto(&format!("{}/?deploymentId={deployment}&locale=ar", env.base))
+        .await
+        .expect("load the Arabic page");
+    env.wait_for("[data-testid=launcher]", 20).await;
+    env.open_messenger().await;
+    env.wait_status("connected", 10).await;
+    let layout = env
+        .js("const m = document.querySelector('[data-testid=messenger]'); \
+             const root = m.closest('[dir]'); \
+             return { dir: root ? root.getAttribute('dir') : null, computed: getComputedStyle(m).direction };")
+        .await;
+    assert_eq!(layout["dir"], json!("rtl"), "locale=ar: the messenger root lacks dir=rtl: {layout}");
+    assert_eq!(layout["computed"], json!("rtl"), "locale=ar: the messenger is not laid out right to left: {layout}");
+    env.screenshot("arabic-rtl").await;
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn agent_typing_live_announcement_and_unread_badge() {
+    let env = Env::start().await;
+    let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d", "showAgentTypingIndicator": true }));
+    env.open_page(&deployment).await;
+    env.open_messenger().await;
+    env.wait_status("connected", 10).await;
+    let tag = nonce();
+    let own = format!("my question {tag}");
+    env.send_and_confirm(&own).await;
+    let token = env.wait_session_token(&deployment, 5).await;
+
+    // Record what the polite live region says over time (it announces, then clears).
+    env.js(
+        "window.__tlSaid = []; \
+         document.querySelectorAll('[aria-live=polite]').forEach(r => new MutationObserver(() => { \
+           const t = (r.textContent || '').trim(); if (t) window.__tlSaid.push(t); \
+         }).observe(r, { subtree: true, childList: true, characterData: true })); \
+         return document.querySelectorAll('[aria-live=polite]').length;",
+    )
+    .await;
+
+    env.control(&token, &deployment, "typing", json!({}));
+    let typing = env.wait_for("[data-testid=typing]", 5).await;
+    assert!(typing.is_displayed().await.expect("typing displayed"), "the typing indicator is not visible");
+    let answer = format!("the answer {tag}");
+    env.agent_says(&token, &deployment, &answer);
+    env.wait_messages("the agent answer", 10, |shown| shown.iter().any(|m| m.text.contains(&answer))).await;
+    env.wait_js(&format!("(window.__tlSaid || []).some(t => t.includes('{answer}'))"), json!(true), 5).await;
+    let said = env.js("return window.__tlSaid;").await;
+    assert!(
+        !said.as_array().into_iter().flatten().any(|t| t.as_str().unwrap_or_default().contains(&own)),
+        "the live region read out the customer's own message (whole transcript?): {said}"
+    );
+
+    // Closed panel: an agent message raises the unread badge; opening clears it.
+    env.close_messenger_from_composer().await;
+    env.agent_says(&token, &deployment, &format!("are you there {tag}"));
+    let badge = env.wait_for("[data-testid=unread-badge]", 10).await;
+    env.wait_js("((document.querySelector('[data-testid=unread-badge]') || {}).textContent || '').trim()", json!("1"), 5).await;
+    assert!(badge.is_displayed().await.expect("badge displayed"), "the unread badge is not visible");
+    env.screenshot("unread-badge").await;
+    env.open_messenger().await;
+    env.wait_js(
+        "(() => { const b = document.querySelector('[data-testid=unread-badge]'); \
+           return !b || b.offsetParent === null || (b.textContent || '').trim() === ''; })()",
+        json!(true),
+        5,
+    )
+    .await;
+    env.finish().await;
+}

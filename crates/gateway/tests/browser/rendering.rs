@@ -1,0 +1,327 @@
+//! What messages render to (issue 6 §4–5): images inline on both sides, agent HTML shown as
+//! text, the markdown subset with safe links only.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use fantoccini::Locator;
+use serde_json::json;
+
+use crate::harness::{raw_request, Env};
+use crate::messenger::nonce;
+
+/// Replaces `window.alert` with a recorder, so a script injected through a message shows up
+/// as data instead of a dialog that would block WebDriver.
+const TRAP_ALERTS_JS: &str = "window.__tlAlerts = []; window.alert = m => window.__tlAlerts.push(String(m)); return true;";
+
+/// True when some message element of `direction` has a descendant (or itself) whose whole text
+/// is exactly arguments[0].
+const HAS_EXACT_TEXT_JS: &str = r#"
+const [want, direction] = arguments;
+return Array.from(document.querySelectorAll(`[data-testid=message][data-direction=${direction}]`))
+  .some(m => [m, ...m.querySelectorAll('*')].some(e => (e.textContent || '').trim() === want));
+"#;
+
+#[tokio::test]
+async fn agent_html_is_shown_as_text_and_never_runs() {
+    let env = Env::start().await;
+    let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d" }));
+    env.open_page(&deployment).await;
+    env.open_messenger().await;
+    env.wait_status("connected", 10).await;
+    env.js(TRAP_ALERTS_JS).await;
+
+    let hostile = "<img src=x onerror=alert(1)>";
+    let token = env.wait_session_token(&deployment, 5).await;
+    env.agent_says(&token, &deployment, hostile);
+    env.wait_messages("the agent's HTML-looking message", 10, |shown| {
+        shown.iter().any(|m| m.direction == "outbound" && m.text.contains(hostile))
+    })
+    .await;
+    // The customer typing the same characters gets the same treatment.
+    let own = format!("<b>not bold</b> {}", nonce());
+    env.send_and_confirm(&own).await;
+
+    let exact = env.client.execute(HAS_EXACT_TEXT_JS, vec![json!(hostile), json!("outbound")]).await.expect("probe");
+    assert_eq!(exact, json!(true), "no element of the agent message has exactly the text {hostile:?}");
+    let own_exact = env.client.execute(HAS_EXACT_TEXT_JS, vec![json!(own), json!("inbound")]).await.expect("probe");
+    assert_eq!(own_exact, json!(true), "no element of the customer message has exactly the text {own:?}");
+    let markup = env
+        .js("const t = document.querySelector('[data-testid=transcript]'); return t ? t.querySelectorAll('img, b').length : -1;")
+        .await;
+    assert_eq!(markup, json!(0), "message text became elements (<img>/<b>) inside the transcript");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(env.client.get_alert_text().await.is_err(), "an alert dialog is open");
+    assert_eq!(env.js("return window.__tlAlerts;").await, json!([]), "alert() ran from a message");
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn markdown_renders_to_elements_with_safe_links_only() {
+    let env = Env::start().await;
+    let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d", "markdown": true }));
+    env.open_page(&deployment).await;
+    env.open_messenger().await;
+    env.wait_status("connected", 10).await;
+    env.js(TRAP_ALERTS_JS).await;
+
+    let token = env.wait_session_token(&deployment, 5).await;
+    let tag = nonce();
+    let text = format!("**bold{tag}** and *italic{tag}* see [docs{tag}](https://example.com/help) or [trap{tag}](javascript:alert(2))");
+    env.agent_says(&token, &deployment, &text);
+    env.wait_messages("the markdown message", 10, |shown| shown.iter().any(|m| m.text.contains(&format!("docs{tag}")))).await;
+
+    let probe = r#"
+        const tag = arguments[0];
+        const m = Array.from(document.querySelectorAll('[data-testid=message][data-direction=outbound]'))
+          .find(e => e.textContent.includes('docs' + tag));
+        const exact = (sel, text) => Array.from(m.querySelectorAll(sel)).some(e => e.textContent.trim() === text);
+        const link = Array.from(m.querySelectorAll('a')).find(a => a.textContent.trim() === 'docs' + tag);
+        return {
+          bold: exact('strong, b', 'bold' + tag),
+          italic: exact('em, i', 'italic' + tag),
+          href: link ? link.getAttribute('href') : null,
+          rel: link ? (link.getAttribute('rel') || '') : null,
+          unsafe: Array.from(document.querySelectorAll('a[href]')).filter(a => !/^(https?:|mailto:)/i.test(a.getAttribute('href'))).map(a => a.getAttribute('href')),
+          literalStars: m.textContent.includes('**'),
+        };
+    "#;
+    let seen = env.client.execute(probe, vec![json!(tag)]).await.expect("probe markdown");
+    assert_eq!(seen["bold"], json!(true), "**bold** is not a <strong>/<b>: {seen}");
+    assert_eq!(seen["italic"], json!(true), "*italic* is not an <em>/<i>: {seen}");
+    assert_eq!(seen["literalStars"], json!(false), "markdown markers are shown literally: {seen}");
+    assert_eq!(seen["href"], json!("https://example.com/help"), "the https link is not a link: {seen}");
+    assert!(seen["rel"].as_str().unwrap_or_default().contains("noopener"), "the link lacks rel=noopener: {seen}");
+    assert_eq!(seen["unsafe"], json!([]), "a link with a scheme other than http/https/mailto is rendered: {seen}");
+    assert_eq!(env.js("return window.__tlAlerts;").await, json!([]), "alert() ran from a message");
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn customer_image_is_uploaded_stored_and_shown_inline() {
+    let env = Env::start().await;
+    let deployment = env.create_deployment(json!({
+        "guestSessionTtl": "1d",
+        "attachments": { "fileTypes": ["image/*"], "maxFileSizeKB": 10240, "blockedExtensions": [".exe"] }
+    }));
+    env.open_page(&deployment).await;
+    env.open_messenger().await;
+    env.wait_status("connected", 10).await;
+
+    let png = solid_png(48, 32, [0xf5, 0x9e, 0x0b]);
+    let path = env.scratch_path("e2e-photo.png");
+    std::fs::write(&path, &png).expect("write the test PNG");
+    let input = file_input(&env).await;
+    input.send_keys(&path.to_string_lossy()).await.expect("choose the file");
+
+    // The UI may send an attachment at once or stage it for the next send: allow both.
+    let caption = format!("photo {}", nonce());
+    if !wait_until(&env, 3, |shown| own_image(shown).is_some()).await {
+        env.type_and_send(&caption).await;
+    }
+    env.wait_messages("the customer's image message, sent", 15, |shown| own_image(shown).is_some()).await;
+    env.wait_js(IMAGE_LOADED_JS.replace("DIRECTION", "inbound").as_str(), json!(true), 10).await;
+    env.screenshot("image-sent").await;
+
+    let token = env.wait_session_token(&deployment, 5).await;
+    let session = env.session(&token, &deployment);
+    let attachment = session["transcript"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|body| body["content"].as_array().cloned().unwrap_or_default())
+        .find(|content| content["contentType"] == "Attachment")
+        .unwrap_or_else(|| panic!("the server transcript has no Attachment content: {session}"));
+    let url = attachment["attachment"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the stored attachment has no url: {attachment}"));
+    let path = url
+        .strip_prefix(&env.base)
+        .unwrap_or_else(|| panic!("attachment url {url} is not on the gateway {}", env.base));
+    let download = raw_request(env.gateway_addr(), "GET", path, None).expect("download the attachment");
+    assert_eq!(download.status, 200, "GET {url} answered {}", download.status);
+    assert_eq!(download.header("content-type"), Some("image/png"), "GET {url} content type");
+    assert_eq!(download.body, png, "the downloaded bytes differ from the uploaded PNG");
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn agent_image_is_shown_inline() {
+    let env = Env::start().await;
+    let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d" }));
+    let server = ImageServer::start(solid_png(40, 40, [0xe2, 0x5a, 0x2a]));
+    env.open_page(&deployment).await;
+    env.open_messenger().await;
+    env.wait_status("connected", 10).await;
+    let token = env.wait_session_token(&deployment, 5).await;
+
+    let url = format!("http://{}/agent-picture.png", server.addr);
+    let content = json!([{
+        "contentType": "Attachment",
+        "attachment": {
+            "id": "6a1f0b2c-3d4e-4f50-8a6b-7c8d9e0f1a2b",
+            "mediaType": "Image",
+            "url": url,
+            "mime": "image/png",
+            "filename": "agent-picture.png",
+            "fileSize": server.png.len()
+        }
+    }]);
+    env.control(&token, &deployment, "messages", json!({ "content": content }));
+    env.wait_messages("the agent's image message", 10, |shown| {
+        shown.iter().any(|m| m.direction == "outbound" && m.images > 0)
+    })
+    .await;
+    env.wait_js(IMAGE_LOADED_JS.replace("DIRECTION", "outbound").as_str(), json!(true), 10).await;
+    env.screenshot("image-received").await;
+    env.finish().await;
+}
+
+/// True when a message of DIRECTION shows an `<img>` that finished loading with real pixels.
+const IMAGE_LOADED_JS: &str = "Array.from(document.querySelectorAll('[data-testid=message][data-direction=DIRECTION] img'))\
+    .some(i => i.complete && i.naturalWidth > 0)";
+
+fn own_image(shown: &[crate::messenger::ShownMessage]) -> Option<&crate::messenger::ShownMessage> {
+    shown.iter().find(|m| m.direction == "inbound" && m.images > 0 && m.status == "sent")
+}
+
+/// Polls the messages for `secs` seconds; true as soon as `done` holds.
+async fn wait_until(env: &Env, secs: u64, done: impl Fn(&[crate::messenger::ShownMessage]) -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if done(&env.messages().await) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// The messenger's file input (inside the attach control, else anywhere in the messenger).
+async fn file_input(env: &Env) -> fantoccini::elements::Element {
+    env.wait_for("[data-testid=attach]", 5).await;
+    for css in ["[data-testid=attach] input[type=file]", "[data-testid=messenger] input[type=file]", "input[type=file]"] {
+        if let Ok(input) = env.client.find(Locator::Css(css)).await {
+            return input;
+        }
+    }
+    env.failure_screenshot().await;
+    panic!("no input[type=file] for the attach control");
+}
+
+/// A serving thread for one PNG on 127.0.0.1 (stands in for an agent's file host).
+struct ImageServer {
+    addr: String,
+    png: Vec<u8>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ImageServer {
+    fn start(png: Vec<u8>) -> ImageServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the image server");
+        listener.set_nonblocking(true).expect("non-blocking listener");
+        let addr = listener.local_addr().expect("image server address").to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (body, stopping) = (png.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !stopping.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        let _ = stream.set_nonblocking(false);
+                        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                        let mut head = [0u8; 4096];
+                        let _ = stream.read(&mut head);
+                        let header = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\n\
+                             Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        );
+                        let _ = stream.write_all(header.as_bytes()).and_then(|()| stream.write_all(&body));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        ImageServer { addr, png, stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for ImageServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A valid RGB PNG of one colour (zlib "stored" blocks, so no compressor is needed).
+fn solid_png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
+    let mut raw = Vec::new();
+    for _ in 0..height {
+        raw.push(0); // filter type None
+        for _ in 0..width {
+            raw.extend_from_slice(&rgb);
+        }
+    }
+    let mut zlib = vec![0x78, 0x01];
+    let mut chunks = raw.chunks(65_535).peekable();
+    while let Some(block) = chunks.next() {
+        zlib.push(u8::from(chunks.peek().is_none()));
+        let len = block.len() as u16;
+        zlib.extend_from_slice(&len.to_le_bytes());
+        zlib.extend_from_slice(&(!len).to_le_bytes());
+        zlib.extend_from_slice(block);
+    }
+    zlib.extend_from_slice(&adler32(&raw).to_be_bytes());
+
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB, no interlace
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    for (kind, data) in [(&b"IHDR"[..], &ihdr[..]), (b"IDAT", &zlib), (b"IEND", &[])] {
+        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = png.len();
+        png.extend_from_slice(kind);
+        png.extend_from_slice(data);
+        let crc = crc32(&png[start..]);
+        png.extend_from_slice(&crc.to_be_bytes());
+    }
+    png
+}
+
+fn adler32(data: &[u8]) -> u32 {
+    let (mut a, mut b) = (1u32, 0u32);
+    for byte in data {
+        a = (a + u32::from(*byte)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    (b << 16) | a
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for byte in data {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn solid_png_is_well_formed() {
+    let png = solid_png(3, 2, [1, 2, 3]);
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    // The CRC of an empty IEND chunk is a well-known constant.
+    assert_eq!(&png[png.len() - 4..], &[0xAE, 0x42, 0x60, 0x82]);
+    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    assert_eq!(adler32(b"Wikipedia"), 0x11E6_0398);
+}
