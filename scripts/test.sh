@@ -4,7 +4,8 @@
 # serving the release build), and the wasm-bindgen browser tests. Exits non-zero on any failure.
 #
 #   scripts/test.sh          everything (what .ci/run calls)
-#   scripts/test.sh --long   also the long-running checks (more proptest cases)
+#   scripts/test.sh --long   also the long-running checks: 20,000 property-test cases and
+#                            60 s of cargo-fuzz per target (scripts/fuzz.sh; needs nightly)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
@@ -22,6 +23,12 @@ echo "== native tests: app units, threadline-core, threadline-gateway (incl. end
 # The browser end-to-end tests serve this release build; they are the only check of wasm-opt's output.
 export THREADLINE_DIST="$PWD/dist"
 cargo test --locked --workspace
+
+if ((long)); then
+  echo "== fuzzing (cargo-fuzz, 60 s per target)"
+  command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz --version 0.13.2
+  scripts/fuzz.sh 60
+fi
 
 echo "== wasm-bindgen tests of the app in headless Chromium"
 cargo test --locked -p threadline --target wasm32-unknown-unknown

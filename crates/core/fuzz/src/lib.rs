@@ -1,0 +1,3 @@
+//! Shared code of the threadline fuzz targets: the invariants each input is checked against.
+
+pub mod oracles;
