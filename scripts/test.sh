@@ -26,7 +26,6 @@ cargo test --locked --workspace
 
 if ((long)); then
   echo "== fuzzing (cargo-fuzz, 60 s per target)"
-  command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz --version 0.13.2
   scripts/fuzz.sh 60
 fi
 
