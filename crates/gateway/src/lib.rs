@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderValue, Method};
 use axum::routing::{get, put};
+use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -234,6 +235,12 @@ impl Gateway {
         );
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
+            // Small frames, answered one by one: never wait for Nagle's algorithm.
+            let listener = listener.tap_io(|stream| {
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%error, "cannot set TCP_NODELAY");
+                }
+            });
             let result = axum::serve(listener, router)
                 .with_graceful_shutdown(async move {
                     let _ = shutdown_rx.await;

@@ -1,8 +1,21 @@
 //! SQLite persistence (WAL). Every acknowledged guest message is committed here before the
 //! gateway echoes it, so a `kill -9` loses nothing the client saw confirmed.
+//!
+//! Hot-path writes (inbound messages, session and conversation rows) go through one writer
+//! thread that commits whatever is pending as one transaction (group commit) and only then
+//! reports each write's outcome, so callers never hold their own locks across SQLite. Writes
+//! are applied in the order they were queued, so an acknowledged message also implies every
+//! session/conversation write queued before it is durable. Every direct operation on the
+//! connection first waits until the writes queued before it are committed (read-your-writes).
+//! WAL checkpoints (the only `fsync`s with `synchronous=NORMAL`) run on a thread of their own,
+//! never on the commit path.
 
-use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
@@ -22,6 +35,219 @@ pub enum StoreError {
     },
     #[error("stored JSON is corrupt: {0}")]
     Json(#[from] serde_json::Error),
+    /// The group transaction a queued write belonged to failed to commit.
+    #[error("database commit failed: {0}")]
+    Commit(String),
+    /// The writer thread has stopped (the store is shutting down).
+    #[error("the database writer has stopped")]
+    WriterStopped,
+    #[error("cannot start the database writer thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// Told the outcome of a queued write once its transaction committed (or failed). Runs on the
+/// writer thread: it must be quick and must not call back into the [`Store`].
+pub type Committed = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// A queued write, run inside the writer's next transaction (under its own savepoint, so a
+/// failing write leaves no half of itself behind and does not fail its neighbours).
+type WriteOp = Box<dyn FnOnce(&Connection) -> Result<(), StoreError> + Send>;
+
+struct Job {
+    op: WriteOp,
+    done: Option<Committed>,
+    /// What to log if a fire-and-forget write fails.
+    what: &'static str,
+}
+
+/// Most writes committed in one transaction (bounds how long one commit can take).
+const MAX_BATCH: usize = 1024;
+
+#[derive(Default)]
+struct QueueState {
+    jobs: VecDeque<Job>,
+    /// Writes ever queued / ever finished (committed or failed), in queue order.
+    queued: u64,
+    finished: u64,
+    stopping: bool,
+    /// The writer thread is gone: nothing queued from now on would ever finish.
+    stopped: bool,
+}
+
+#[derive(Default)]
+struct WriteQueue {
+    state: Mutex<QueueState>,
+    /// The writer waits here for work.
+    work: Condvar,
+    /// Callers of [`WriteQueue::wait_until_drained`] wait here.
+    finished: Condvar,
+}
+
+impl WriteQueue {
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn push(&self, job: Job) {
+        let mut state = self.lock();
+        if state.stopped {
+            drop(state);
+            if let Some(done) = job.done {
+                done(Err(StoreError::WriterStopped));
+            }
+            return;
+        }
+        state.jobs.push_back(job);
+        state.queued += 1;
+        drop(state);
+        self.work.notify_one();
+    }
+
+    /// Blocks until there is work; `None` once stopping and drained.
+    fn take_batch(&self) -> Option<Vec<Job>> {
+        let mut state = self.lock();
+        loop {
+            if !state.jobs.is_empty() {
+                let count = state.jobs.len().min(MAX_BATCH);
+                return Some(state.jobs.drain(..count).collect());
+            }
+            if state.stopping {
+                return None;
+            }
+            state = self
+                .work
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    fn mark_finished(&self, count: usize) {
+        self.lock().finished += count as u64;
+        self.finished.notify_all();
+    }
+
+    /// Waits until every write queued before this call has finished.
+    fn wait_until_drained(&self) {
+        let mut state = self.lock();
+        let target = state.queued;
+        while state.finished < target && !state.stopped {
+            state = self
+                .finished
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+}
+
+/// Wakes the checkpoint thread when commits have added WAL frames.
+#[derive(Default)]
+struct CheckpointSignal {
+    dirty: AtomicBool,
+    stop: Mutex<bool>,
+    wake: Condvar,
+}
+
+/// How often the WAL is folded back into the database file while there are new commits.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// The writer thread: group commits until the queue is stopped and drained.
+fn run_writer(connection: Arc<Mutex<Connection>>, queue: Arc<WriteQueue>, signal: Arc<CheckpointSignal>) {
+    while let Some(batch) = queue.take_batch() {
+        let count = batch.len();
+        let mut outcomes: Vec<(Option<Committed>, &'static str, Result<(), StoreError>)> =
+            Vec::with_capacity(count);
+        let commit = {
+            let mut connection = connection
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            apply_batch(&mut connection, batch, &mut outcomes)
+        };
+        if let Err(error) = &commit {
+            tracing::error!(%error, writes = count, "group commit failed");
+        }
+        queue.mark_finished(count);
+        signal.dirty.store(true, Ordering::Release);
+        for (done, what, outcome) in outcomes {
+            let outcome = match (&commit, outcome) {
+                (Err(error), _) => Err(StoreError::Commit(error.to_string())),
+                (Ok(()), outcome) => outcome,
+            };
+            match done {
+                Some(done) => done(outcome),
+                None => {
+                    if let Err(error) = outcome {
+                        tracing::error!(%error, "failed to persist {what}");
+                    }
+                }
+            }
+        }
+    }
+    queue.lock().stopped = true;
+    queue.finished.notify_all();
+}
+
+/// Runs each write under its own savepoint inside one transaction, then commits once.
+fn apply_batch(
+    connection: &mut Connection,
+    batch: Vec<Job>,
+    outcomes: &mut Vec<(Option<Committed>, &'static str, Result<(), StoreError>)>,
+) -> Result<(), rusqlite::Error> {
+    let mut transaction = match connection.transaction() {
+        Ok(transaction) => transaction,
+        Err(error) => {
+            for job in batch {
+                outcomes.push((job.done, job.what, Ok(())));
+            }
+            return Err(error);
+        }
+    };
+    for job in batch {
+        let outcome = match transaction.savepoint() {
+            Ok(savepoint) => match (job.op)(&savepoint) {
+                Ok(()) => savepoint.commit().map_err(StoreError::from),
+                // Dropping the savepoint rolls this write back.
+                Err(error) => Err(error),
+            },
+            Err(error) => Err(error.into()),
+        };
+        outcomes.push((job.done, job.what, outcome));
+    }
+    transaction.commit()
+}
+
+/// The checkpoint thread: a PASSIVE checkpoint (never blocks the writer) after new commits.
+fn run_checkpointer(path: PathBuf, signal: Arc<CheckpointSignal>) {
+    let connection = match Connection::open(&path) {
+        Ok(connection) => connection,
+        Err(error) => {
+            tracing::error!(%error, "cannot open the checkpoint connection; the WAL will only be folded back at shutdown");
+            return;
+        }
+    };
+    let _ = connection.busy_timeout(Duration::from_secs(5));
+    loop {
+        let stop = signal
+            .stop
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (stop, _) = signal
+            .wake
+            .wait_timeout(stop, CHECKPOINT_EVERY)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if *stop {
+            return;
+        }
+        drop(stop);
+        if signal.dirty.swap(false, Ordering::AcqRel) {
+            if let Err(error) =
+                connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            {
+                tracing::warn!(%error, "WAL checkpoint failed (retried after the next commit)");
+            }
+        }
+    }
 }
 
 /// One uploaded (or announced) guest attachment.
@@ -78,7 +304,10 @@ fn add_column_if_missing(
 
 /// The gateway's database.
 pub struct Store {
-    connection: Mutex<Connection>,
+    connection: Arc<Mutex<Connection>>,
+    queue: Arc<WriteQueue>,
+    checkpoint: Arc<CheckpointSignal>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 const SCHEMA: &str = "
@@ -122,10 +351,13 @@ impl Store {
             path: data_dir.display().to_string(),
             source,
         })?;
-        let connection = Connection::open(data_dir.join("gateway.sqlite3"))?;
+        let path = data_dir.join("gateway.sqlite3");
+        let connection = Connection::open(&path)?;
         // WAL + NORMAL: a committed transaction survives a process kill (not necessarily a power cut).
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
+        // Checkpoints (and their fsync) belong to the checkpoint thread, not to commits.
+        connection.pragma_update(None, "wal_autocheckpoint", 0)?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         connection.execute_batch(SCHEMA)?;
         // Columns added after the first release: data directories of older gateways get them here.
@@ -137,16 +369,80 @@ impl Store {
                 params![user.sub, user.curated],
             )?;
         }
-        Ok(Self {
-            connection: Mutex::new(connection),
-        })
+        let connection = Arc::new(Mutex::new(connection));
+        let queue = Arc::new(WriteQueue::default());
+        let checkpoint = Arc::new(CheckpointSignal::default());
+        let mut store = Self {
+            connection: connection.clone(),
+            queue: queue.clone(),
+            checkpoint: checkpoint.clone(),
+            threads: Vec::new(),
+        };
+        let writer = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn({
+                let checkpoint = checkpoint.clone();
+                move || run_writer(connection, queue, checkpoint)
+            })
+            .map_err(StoreError::Thread)?;
+        store.threads.push(writer);
+        let checkpointer = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || run_checkpointer(path, checkpoint))
+            .map_err(StoreError::Thread)?;
+        store.threads.push(checkpointer);
+        Ok(store)
     }
 
+    /// The connection, once every write queued before this call is committed.
     fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.queue.wait_until_drained();
         // A panic while holding the lock cannot leave SQLite half-written (transactions roll back).
         self.connection
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues a write for the writer thread's next group commit.
+    fn queue_write(&self, what: &'static str, op: WriteOp, done: Option<Committed>) {
+        self.queue.push(Job { op, done, what });
+    }
+
+    /// Queues an insert-or-replace of a session row (failures are logged).
+    pub fn queue_session(&self, session: Session) {
+        self.queue_write(
+            "a session",
+            Box::new(move |connection| write_session(connection, &session)),
+            None,
+        );
+    }
+
+    /// Queues an insert-or-replace of a conversation row (failures are logged).
+    pub fn queue_conversation(&self, conversation: Conversation) {
+        self.queue_write(
+            "a conversation",
+            Box::new(move |connection| write_conversation(connection, &conversation)),
+            None,
+        );
+    }
+
+    /// Queues an inbound guest message together with the session's new activity, expiry and
+    /// custom attributes; `done` hears the outcome once it is committed (echo only then).
+    pub fn queue_inbound(
+        &self,
+        session: Session,
+        message_id: String,
+        time_ms: u64,
+        body: String,
+        done: Committed,
+    ) {
+        self.queue_write(
+            "an inbound message",
+            Box::new(move |connection| {
+                write_inbound(connection, &session, &message_id, time_ms, &body)
+            }),
+            Some(done),
+        );
     }
 
     /// Reads a value from the key/value table.
@@ -282,29 +578,7 @@ impl Store {
 
     /// Inserts or replaces the session stored for its (deployment, token).
     pub fn save_session(&self, session: &Session) -> Result<(), StoreError> {
-        let settings = serde_json::to_string(&session.settings)?;
-        let attributes = serde_json::to_string(&session.custom_attributes)?;
-        self.lock().execute(
-            "INSERT OR REPLACE INTO sessions (deployment_id, token, session_id, conversation_id, settings,
-               created_ms, last_active_ms, expires_ms, read_only, expired, authenticated, custom_attributes, user_sub)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            params![
-                session.deployment_id,
-                session.token,
-                session.session_id,
-                session.conversation_id,
-                settings,
-                session.created_ms as i64,
-                session.last_active_ms as i64,
-                session.expires_ms as i64,
-                session.read_only,
-                session.expired,
-                session.authenticated,
-                attributes,
-                session.user
-            ],
-        )?;
-        Ok(())
+        write_session(&self.lock(), session)
     }
 
     /// Forgets a session row but keeps its messages (an authenticated session moved to another
@@ -367,24 +641,7 @@ impl Store {
 
     /// Inserts or replaces a conversation.
     pub fn save_conversation(&self, conversation: &Conversation) -> Result<(), StoreError> {
-        self.lock().execute(
-            "INSERT OR REPLACE INTO conversations (id, deployment_id, token, session_id, state, agent, queue,
-               created_ms, ended_ms, last_activity_ms, user_sub) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
-                conversation.id,
-                conversation.deployment_id,
-                conversation.token,
-                conversation.session_id,
-                conversation.state.as_str(),
-                conversation.agent,
-                conversation.queue,
-                conversation.created_ms as i64,
-                conversation.ended_ms.map(|ended| ended as i64),
-                conversation.last_activity_ms as i64,
-                conversation.user
-            ],
-        )?;
-        Ok(())
+        write_conversation(&self.lock(), conversation)
     }
 
     /// Appends a message body (a `StructuredMessage` body) and commits it.
@@ -406,47 +663,6 @@ impl Store {
                 body.to_string()
             ],
         )?;
-        Ok(())
-    }
-
-    /// Stores an inbound guest message and the session's new activity/expiry/attributes in one
-    /// transaction (one commit per message keeps the echo path fast).
-    pub fn commit_inbound(
-        &self,
-        session: &Session,
-        message_id: &str,
-        time_ms: u64,
-        body: &Value,
-    ) -> Result<(), StoreError> {
-        let attributes = serde_json::to_string(&session.custom_attributes)?;
-        let body = body.to_string();
-        let mut connection = self.lock();
-        let transaction = connection.transaction()?;
-        transaction
-            .prepare_cached(
-                "INSERT INTO messages (id, session_id, conversation_id, deployment_id, time_ms, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                message_id,
-                session.session_id,
-                session.conversation_id,
-                session.deployment_id,
-                time_ms as i64,
-                body
-            ])?;
-        transaction
-            .prepare_cached(
-                "UPDATE sessions SET last_active_ms = ?3, expires_ms = ?4, custom_attributes = ?5
-                 WHERE deployment_id = ?1 AND token = ?2",
-            )?
-            .execute(params![
-                session.deployment_id,
-                session.token,
-                session.last_active_ms as i64,
-                session.expires_ms as i64,
-                attributes
-            ])?;
-        transaction.commit()?;
         Ok(())
     }
 
@@ -718,6 +934,108 @@ impl Store {
             .execute("DELETE FROM attachments WHERE id = ?1", [id])?
             > 0)
     }
+}
+
+impl Drop for Store {
+    /// Commits what is still queued, then stops both threads.
+    fn drop(&mut self) {
+        self.queue.lock().stopping = true;
+        self.queue.work.notify_all();
+        *self
+            .checkpoint
+            .stop
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = true;
+        self.checkpoint.wake.notify_all();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn write_session(connection: &Connection, session: &Session) -> Result<(), StoreError> {
+    let settings = serde_json::to_string(&session.settings)?;
+    let attributes = serde_json::to_string(&session.custom_attributes)?;
+    connection
+        .prepare_cached(
+            "INSERT OR REPLACE INTO sessions (deployment_id, token, session_id, conversation_id, settings,
+               created_ms, last_active_ms, expires_ms, read_only, expired, authenticated, custom_attributes, user_sub)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        )?
+        .execute(params![
+            session.deployment_id,
+            session.token,
+            session.session_id,
+            session.conversation_id,
+            settings,
+            session.created_ms as i64,
+            session.last_active_ms as i64,
+            session.expires_ms as i64,
+            session.read_only,
+            session.expired,
+            session.authenticated,
+            attributes,
+            session.user
+        ])?;
+    Ok(())
+}
+
+fn write_conversation(connection: &Connection, conversation: &Conversation) -> Result<(), StoreError> {
+    connection
+        .prepare_cached(
+            "INSERT OR REPLACE INTO conversations (id, deployment_id, token, session_id, state, agent, queue,
+               created_ms, ended_ms, last_activity_ms, user_sub) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?
+        .execute(params![
+            conversation.id,
+            conversation.deployment_id,
+            conversation.token,
+            conversation.session_id,
+            conversation.state.as_str(),
+            conversation.agent,
+            conversation.queue,
+            conversation.created_ms as i64,
+            conversation.ended_ms.map(|ended| ended as i64),
+            conversation.last_activity_ms as i64,
+            conversation.user
+        ])?;
+    Ok(())
+}
+
+/// An inbound guest message plus the session's new activity, expiry and custom attributes.
+fn write_inbound(
+    connection: &Connection,
+    session: &Session,
+    message_id: &str,
+    time_ms: u64,
+    body: &str,
+) -> Result<(), StoreError> {
+    let attributes = serde_json::to_string(&session.custom_attributes)?;
+    connection
+        .prepare_cached(
+            "INSERT INTO messages (id, session_id, conversation_id, deployment_id, time_ms, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            message_id,
+            session.session_id,
+            session.conversation_id,
+            session.deployment_id,
+            time_ms as i64,
+            body
+        ])?;
+    connection
+        .prepare_cached(
+            "UPDATE sessions SET last_active_ms = ?3, expires_ms = ?4, custom_attributes = ?5
+             WHERE deployment_id = ?1 AND token = ?2",
+        )?
+        .execute(params![
+            session.deployment_id,
+            session.token,
+            session.last_active_ms as i64,
+            session.expires_ms as i64,
+            attributes
+        ])?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,7 +2,43 @@
 //!
 //! Frames are assembled here and nowhere else so every class keeps one exact shape.
 
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// The envelope every server frame shares, serialised straight from borrowed parts (no copy
+/// of the body tree, which matters on the echo path).
+#[derive(Serialize)]
+struct Envelope<'a, B: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    class: &'a str,
+    code: u16,
+    body: &'a B,
+    #[serde(rename = "tracingId", skip_serializing_if = "Option::is_none")]
+    tracing_id: Option<&'a str>,
+}
+
+fn envelope_of<B: Serialize>(
+    kind: &str,
+    class: &str,
+    code: u16,
+    body: &B,
+    tracing_id: Option<&str>,
+) -> String {
+    let frame = Envelope {
+        kind,
+        class,
+        code,
+        body,
+        tracing_id,
+    };
+    // Serialising JSON values and plain structs into a String cannot fail (no I/O, no
+    // non-string map keys); should it ever, the peer gets a well-formed 500 instead.
+    serde_json::to_string(&frame).unwrap_or_else(|error| {
+        tracing::error!(%error, class, "cannot serialise a server frame");
+        format!(r#"{{"type":"response","class":"string","code":500,"body":"{}"}}"#, text::SERVER_ERROR)
+    })
+}
 
 /// `{"type", "class", "code", "body", "tracingId"?}` as text.
 pub fn envelope(
@@ -12,15 +48,7 @@ pub fn envelope(
     body: Value,
     tracing_id: Option<&str>,
 ) -> String {
-    let mut frame = Map::new();
-    frame.insert("type".into(), Value::from(kind));
-    frame.insert("class".into(), Value::from(class));
-    frame.insert("code".into(), Value::from(code));
-    frame.insert("body".into(), body);
-    if let Some(tracing_id) = tracing_id {
-        frame.insert("tracingId".into(), Value::from(tracing_id));
-    }
-    Value::Object(frame).to_string()
+    envelope_of(kind, class, code, &body, tracing_id)
 }
 
 /// A `string` error frame: `code` plus a human-readable body.
@@ -46,24 +74,63 @@ pub fn event(class: &str, body: Value, tracing_id: Option<&str>) -> String {
 
 /// A `StructuredMessage` push (`type:"message"`).
 pub fn structured_message(body: &Value, tracing_id: Option<&str>) -> String {
-    envelope(
-        "message",
-        "StructuredMessage",
-        200,
-        body.clone(),
-        tracing_id,
-    )
+    envelope_of("message", "StructuredMessage", 200, body, tracing_id)
 }
 
 /// A `StructuredMessage` answer (`type:"response"`, e.g. the echo reply).
 pub fn structured_response(body: &Value, tracing_id: Option<&str>) -> String {
-    envelope(
-        "response",
-        "StructuredMessage",
-        200,
-        body.clone(),
-        tracing_id,
-    )
+    envelope_of("response", "StructuredMessage", 200, body, tracing_id)
+}
+
+/// What an `echo` answer carries (SPEC §3.4): the guest's text back, plus the session's TTL
+/// and expiry as strings.
+pub struct EchoReply<'a> {
+    pub id: &'a str,
+    pub text: &'a str,
+    pub time: &'a str,
+    pub duration_seconds: u64,
+    pub expiration_epoch_seconds: u64,
+}
+
+/// The echo answer (`type:"response"`, `StructuredMessage`), built without a JSON tree.
+pub fn echo_response(reply: &EchoReply<'_>, tracing_id: Option<&str>) -> String {
+    #[derive(Serialize)]
+    struct Channel<'a> {
+        time: &'a str,
+        #[serde(rename = "messageId")]
+        message_id: &'a str,
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Metadata {
+        duration_seconds: String,
+        expiration_date: String,
+    }
+    #[derive(Serialize)]
+    struct Body<'a> {
+        id: &'a str,
+        #[serde(rename = "type")]
+        kind: &'a str,
+        text: &'a str,
+        direction: &'a str,
+        channel: Channel<'a>,
+        metadata: Metadata,
+    }
+    let body = Body {
+        id: reply.id,
+        kind: "Text",
+        text: reply.text,
+        direction: "Inbound",
+        channel: Channel {
+            time: reply.time,
+            message_id: reply.id,
+        },
+        metadata: Metadata {
+            duration_seconds: reply.duration_seconds.to_string(),
+            expiration_date: reply.expiration_epoch_seconds.to_string(),
+        },
+    };
+    envelope_of("response", "StructuredMessage", 200, &body, tracing_id)
 }
 
 /// Error strings used in more than one place (SPEC §5 texts where the spec gives them).

@@ -18,6 +18,10 @@ use crate::AppState;
 /// Transport-level cap: frames above it close the socket with 1009.
 const ABSURD_FRAME_BYTES: usize = 1024 * 1024;
 
+/// Initial read buffer per socket. The default (128 KiB) is zero-filled on every read and is
+/// most of a socket's memory; guest frames are far smaller, and the buffer grows for big ones.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
 /// Query of `/v1`.
 #[derive(Debug, Deserialize)]
 pub struct SocketQuery {
@@ -53,6 +57,7 @@ pub async fn upgrade(
     upgrade
         .max_message_size(ABSURD_FRAME_BYTES)
         .max_frame_size(ABSURD_FRAME_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| async move {
             let (socket_id, outgoing) = hub.register_socket(&deployment_id, &base_url);
             tracing::debug!(socket = socket_id, deployment = %deployment_id, "socket open");

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use threadline_core::protocol::{ClientAction, DecodeError, MessageType};
 
-use super::hub::{detach_socket, send_to, Hub, HubState, Outgoing, SessionKey};
+use super::hub::{console_notice, detach_socket, send_to, Hub, HubState, Outgoing, SessionKey};
 use super::session::{Session, SocketId};
 use crate::clock::iso8601_millis;
 use crate::jwt::GuestClaims;
@@ -515,7 +515,9 @@ impl Hub {
     }
 
     /// Stores an inbound message (commit first), then echoes it: with the tracingId to the
-    /// sender, without it to the token's other sockets.
+    /// sender, without it to the token's other sockets. The commit happens on the store's writer
+    /// thread (grouped with other pending writes); the echoes leave from there once it is done,
+    /// so no lock is held across SQLite. Returns no immediate answer.
     #[allow(clippy::too_many_arguments)]
     fn commit_inbound(
         &self,
@@ -532,26 +534,62 @@ impl Hub {
         let mut updated = session.clone();
         updated.custom_attributes = attributes;
         updated.touch(now);
-        // Committed before the echo: an acknowledged message survives a crash.
-        if let Err(error) = self.store.commit_inbound(&updated, id, stamp, body) {
-            tracing::error!(%error, "failed to store an inbound message");
-            return Err(request.error(500, text::SERVER_ERROR));
-        }
         let conversation_id = session.conversation_id.clone();
         if let Some(live) = state.sessions.get_mut(key) {
-            live.custom_attributes = updated.custom_attributes;
+            live.custom_attributes = updated.custom_attributes.clone();
             live.last_active_ms = updated.last_active_ms;
             live.expires_ms = updated.expires_ms;
         }
+        // Queued before the message: the same group commit (or an earlier one) carries it.
         self.rejoin_if_ended(state, &conversation_id, now);
-        self.fan_out(
-            state,
-            key,
-            &wire::structured_message(body, None),
-            Some(request.socket_id),
+        let sender = state
+            .sockets
+            .get(&request.socket_id)
+            .map(|socket| socket.tx.clone());
+        let others: Vec<_> = updated
+            .sockets
+            .iter()
+            .filter(|socket_id| **socket_id != request.socket_id)
+            .filter_map(|socket_id| state.sockets.get(socket_id))
+            .map(|socket| socket.tx.clone())
+            .collect();
+        let echo = wire::structured_message(body, request.tracing_id);
+        let push = (!others.is_empty()).then(|| wire::structured_message(body, None));
+        let failure = request.error(500, text::SERVER_ERROR);
+        let console = self.console_sender();
+        let notice = (console.receiver_count() > 0)
+            .then(|| console_notice("message", Some(&conversation_id)));
+        self.store.queue_inbound(
+            updated,
+            id.to_owned(),
+            stamp,
+            body.to_string(),
+            Box::new(move |outcome| {
+                // Closed channels mean those sockets are already gone: nothing to tell them.
+                match outcome {
+                    Ok(()) => {
+                        if let Some(push) = push {
+                            for other in &others {
+                                let _ = other.send(Outgoing::Text(push.clone()));
+                            }
+                        }
+                        if let Some(sender) = &sender {
+                            let _ = sender.send(Outgoing::Text(echo));
+                        }
+                        if let Some(notice) = notice {
+                            let _ = console.send(notice);
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "failed to store an inbound message");
+                        if let Some(sender) = &sender {
+                            let _ = sender.send(Outgoing::Text(failure));
+                        }
+                    }
+                }
+            }),
         );
-        self.notify_console("message", Some(&conversation_id));
-        Ok(Some(wire::structured_message(body, request.tracing_id)))
+        Ok(None)
     }
 
     /// The session's custom attributes merged with this message's, or 4013 if over budget.
@@ -641,10 +679,14 @@ impl Hub {
             }
             Err(refusal) => return Err(refusal),
         };
-        let Some(session) = state.sessions.get(&key).cloned() else {
+        let Some(session) = state.sessions.get(&key) else {
             return Ok(None);
         };
+        // Only two numbers are needed: no copy of the session on the keep-alive path.
+        let (duration_seconds, expiration_epoch_seconds) =
+            (session.duration_seconds(), session.expiration_epoch_seconds());
         let stamp = self.stamp(&mut state);
+        drop(state);
         let id = uuid::Uuid::new_v4().to_string();
         let text_value = request
             .frame
@@ -652,18 +694,14 @@ impl Hub {
             .and_then(|message| message.get("text"))
             .and_then(Value::as_str)
             .unwrap_or("ping");
-        let body = json!({
-            "id": id,
-            "type": "Text",
-            "text": text_value,
-            "direction": "Inbound",
-            "channel": {"time": iso8601_millis(stamp), "messageId": id},
-            "metadata": {
-                "durationSeconds": session.duration_seconds().to_string(),
-                "expirationDate": session.expiration_epoch_seconds().to_string()
-            }
-        });
-        Ok(Some(wire::structured_response(&body, request.tracing_id)))
+        let reply = wire::EchoReply {
+            id: &id,
+            text: text_value,
+            time: &iso8601_millis(stamp),
+            duration_seconds,
+            expiration_epoch_seconds,
+        };
+        Ok(Some(wire::echo_response(&reply, request.tracing_id)))
     }
 
     fn get_jwt(&self, request: &Request<'_>) -> Result<Option<String>, Refusal> {

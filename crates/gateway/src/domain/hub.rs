@@ -3,6 +3,7 @@
 //! across IO other than short SQLite statements; frames leave through per-socket channels.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{json, Value};
@@ -158,6 +159,8 @@ pub struct Hub {
     pub(crate) auth_signer: Signer,
     pub(crate) idp: IdentityProvider,
     faults: Mutex<Vec<Faults>>,
+    /// Whether any fault is installed: lets every outgoing frame skip the faults lock.
+    faults_installed: AtomicBool,
     console: broadcast::Sender<String>,
 }
 
@@ -258,6 +261,7 @@ impl Hub {
             idp: IdentityProvider::new(&signer),
             signer,
             faults: Mutex::new(Vec::new()),
+            faults_installed: AtomicBool::new(false),
             console,
         })
     }
@@ -284,10 +288,15 @@ impl Hub {
     }
 
     pub(crate) fn notify_console(&self, kind: &str, conversation_id: Option<&str>) {
-        // Nobody listening is fine.
-        let _ = self
-            .console
-            .send(json!({"kind": kind, "conversationId": conversation_id}).to_string());
+        // Nobody listening is common (no console open): skip building the notice.
+        if self.console.receiver_count() > 0 {
+            let _ = self.console.send(console_notice(kind, conversation_id));
+        }
+    }
+
+    /// The console channel, for notices sent from outside the hub (the store's writer thread).
+    pub(crate) fn console_sender(&self) -> broadcast::Sender<String> {
+        self.console.clone()
     }
 
     // ----- deployments -------------------------------------------------------------------
@@ -370,19 +379,25 @@ impl Hub {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         all.retain(|existing| existing.deployment_id != faults.deployment_id);
         all.push(faults);
+        self.faults_installed.store(true, Ordering::Release);
         Ok(())
     }
 
     /// Removes every fault.
     pub fn clear_faults(&self) {
-        self.faults
+        let mut all = self
+            .faults
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clear();
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        all.clear();
+        self.faults_installed.store(false, Ordering::Release);
     }
 
     /// The faults that apply to a socket of `deployment_id` (deployment-specific wins).
     pub fn faults_for(&self, deployment_id: &str) -> Option<Faults> {
+        if !self.faults_installed.load(Ordering::Acquire) {
+            return None;
+        }
         let all = self
             .faults
             .lock()
@@ -472,17 +487,15 @@ impl Hub {
         }
     }
 
-    /// Persists a session, logging (not propagating) a storage failure.
+    /// Queues a session row for the writer thread (failures are logged there). Memory is the
+    /// source of truth while running; the row follows in queue order.
     pub(crate) fn persist_session(&self, session: &Session) {
-        if let Err(error) = self.store.save_session(session) {
-            tracing::error!(%error, token = %session.token, "failed to persist session");
-        }
+        self.store.queue_session(session.clone());
     }
 
+    /// Queues a conversation row for the writer thread (failures are logged there).
     pub(crate) fn persist_conversation(&self, conversation: &Conversation) {
-        if let Err(error) = self.store.save_conversation(conversation) {
-            tracing::error!(%error, conversation = %conversation.id, "failed to persist conversation");
-        }
+        self.store.queue_conversation(conversation.clone());
     }
 
     /// Marks a session expired and tells its live sockets (`SessionExpiredEvent`).
@@ -974,6 +987,11 @@ impl Hub {
             conversation.deployment_id.clone(),
         ))
     }
+}
+
+/// A console change notice: `{"kind", "conversationId"}`.
+pub(crate) fn console_notice(kind: &str, conversation_id: Option<&str>) -> String {
+    json!({"kind": kind, "conversationId": conversation_id}).to_string()
 }
 
 /// `{sub, name}` of a signed-in customer (name from the development IdP's directory).
