@@ -1,0 +1,295 @@
+//! One connection per browser and the durable outbox (issue 8 §3–§4): tabs of one deployment
+//! share a single WebSocket (counted at the gateway's control API), mirror the transcript, hand
+//! the connection over when the leader tab closes, and a message sent while the connection is
+//! down survives a reload and reaches the server once.
+
+use std::time::{Duration, Instant};
+
+use fantoccini::wd::WindowHandle;
+use serde_json::{json, Value};
+
+use crate::harness::Env;
+use crate::messenger::{assert_shown_once_in_order, assert_unique_ids, nonce};
+
+/// Records every `data-state` of the status element with the page's wall clock, so a handover
+/// can be timed from inside a tab (`window.__tlTimedStates = [[state, ms], …]`).
+const RECORD_TIMED_STATES_JS: &str = r#"
+    window.__tlTimedStates = [];
+    const note = () => {
+      const e = document.querySelector('[data-testid=status]');
+      const s = e ? e.getAttribute('data-state') : null;
+      const log = window.__tlTimedStates;
+      if (s && (log.length === 0 || log[log.length - 1][0] !== s)) log.push([s, Date.now()]);
+    };
+    note();
+    new MutationObserver(note).observe(document.documentElement,
+      { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
+"#;
+
+/// The unread badge's number (0 when there is no badge).
+const UNREAD_JS: &str = "const b = document.querySelector('[data-testid=unread-badge]'); \
+    return b ? parseInt(b.textContent, 10) : 0;";
+
+impl Env {
+    /// Live sockets of every session of `deployment`, summed.
+    fn sockets(&self, deployment: &str) -> u64 {
+        self.sessions(deployment).iter().map(|session| session["sockets"].as_u64().unwrap_or(0)).sum()
+    }
+
+    /// Waits until the deployment has exactly `want` live sockets, then checks it stays so for
+    /// `settle` (a second socket opening late would show up).
+    async fn wait_sockets(&self, deployment: &str, want: u64, secs: u64, settle: Duration) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut seen = self.sockets(deployment);
+        while seen != want {
+            assert!(Instant::now() < deadline, "{seen} sockets for the deployment, wanted {want} (sessions: {:#?})", self.sessions(deployment));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            seen = self.sockets(deployment);
+        }
+        let until = Instant::now() + settle;
+        while Instant::now() < until {
+            let now = self.sockets(deployment);
+            assert_eq!(now, want, "the socket count moved to {now} after reaching {want}: {:#?}", self.sessions(deployment));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Opens a new tab on the deployment's page and switches to it.
+    async fn open_tab(&self, deployment: &str) -> WindowHandle {
+        let handle = self.client.new_window(true).await.expect("open a tab").handle;
+        self.client.switch_to_window(handle.clone()).await.expect("switch to the new tab");
+        self.open_page(deployment).await;
+        handle
+    }
+
+    async fn switch_to(&self, tab: &WindowHandle) {
+        self.client.switch_to_window(tab.clone()).await.expect("switch tabs");
+    }
+
+    /// `[data-testid=message]` elements whose text contains `text`, with their queued flag.
+    async fn queued_flags(&self, text: &str) -> Vec<(String, bool)> {
+        let script = "const t = arguments[0]; return Array.from(document.querySelectorAll('[data-testid=message]'))\
+            .filter(m => (m.textContent || '').includes(t))\
+            .map(m => [m.getAttribute('data-status') || '', m.getAttribute('data-queued') === 'true']);";
+        let value = self.client.execute(script, vec![json!(text)]).await.expect("read queued flags");
+        value
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|pair| (pair[0].as_str().unwrap_or_default().to_string(), pair[1].as_bool().unwrap_or(false)))
+            .collect()
+    }
+}
+
+/// Three tabs, one socket; an agent message shows in all three; the unread count is shared.
+#[tokio::test]
+async fn three_tabs_share_one_connection_and_one_unread_count() {
+    let env = Env::start().await;
+    let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d" }));
+    env.open_page(&deployment).await;
+    env.open_messenger().await;
+    env.wait_status("connected", 10).await;
+    let tag = nonce();
+    let own = format!("first tab says hi {tag}");
+    env.send_and_confirm(&own).await;
+    let token = env.wait_session_token(&deployment, 5).await;
+    let first = env.client.window().await.expect("first tab");
+
+    let second = env.open_tab(&deployment).await;
+    env.open_messenger().await;
+    env.wait_status("connected", 10).await;
+    let third = env.open_tab(&deployment).await;
+    env.open_messenger().await;
+    env.wait_status("connected", 10).await;
+    env.wait_messages("the first tab's message in a tab opened later", 10, |shown| shown.iter().any(|m| m.text.contains(&own))).await;
+    env.wait_sockets(&deployment, 1, 5, Duration::from_millis(1500)).await;
+
+    // A follower's message goes through the leader: once on the server, shown in every tab.
+    let from_third = format!("third tab answers {tag}");
+    env.send_and_confirm(&from_third).await;
+    let agent = format!("agent to every tab {tag}");
+    env.agent_says(&token, &deployment, &agent);
+    let wanted = [own.as_str(), from_third.as_str(), agent.as_str()];
+    for tab in [&first, &second, &third] {
+        env.switch_to(tab).await;
+        let shown = env
+            .wait_messages("all three messages in every tab", 10, |shown| wanted.iter().all(|t| shown.iter().any(|m| m.text.contains(t))))
+            .await;
+        assert_shown_once_in_order(&shown, &wanted);
+        assert_unique_ids(&shown);
+        let agent_row = shown.iter().find(|m| m.text.contains(&agent)).expect("agent message");
+        assert_eq!((agent_row.direction.as_str(), agent_row.author.as_str()), ("outbound", "agent"), "{agent_row:?}");
+        assert!(shown.iter().filter(|m| m.direction == "inbound").all(|m| m.status == "sent"), "own messages not sent: {shown:#?}");
+    }
+    let server = env.server_texts(&token, &deployment);
+    assert_eq!(server.len(), 3, "the server should hold each message once: {server:?}");
+    assert_eq!(env.sockets(&deployment), 1, "still one socket after traffic from every tab");
+    env.screenshot("tabs-three-tabs").await;
+
+    // Unread: with every panel closed one agent message counts once, shown in every tab; reading
+    // it in one tab clears the badge everywhere.
+    for tab in [&first, &second, &third] {
+        env.switch_to(tab).await;
+        env.close_messenger().await;
+    }
+    let unread = format!("while nobody looks {tag}");
+    env.agent_says(&token, &deployment, &unread);
+    for tab in [&first, &second, &third] {
+        env.switch_to(tab).await;
+        env.wait_js(&format!("(() => {{ {UNREAD_JS} }})()"), json!(1), 10).await;
+    }
+    env.switch_to(&second).await;
+    env.open_messenger().await;
+    for tab in [&first, &third] {
+        env.switch_to(tab).await;
+        env.wait_js(&format!("(() => {{ {UNREAD_JS} }})()"), json!(0), 10).await;
+    }
+    env.finish().await;
+}
+
+/// Closing the leader tab: another tab holds the one socket within a second, same token, and
+/// nothing shows twice.
+#[tokio::test]
+async fn closing_the_leader_tab_hands_the_connection_over_within_a_second() {
+    let env = Env::start().await;
+    let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d" }));
+    env.open_page(&deployment).await;
+    env.open_messenger().await;
+    env.wait_status("connected", 10).await;
+    let tag = nonce();
+    let before = format!("before the handover {tag}");
+    env.send_and_confirm(&before).await;
+    let token = env.wait_session_token(&deployment, 5).await;
+    let leader = env.client.window().await.expect("leader tab");
+
+    let second = env.open_tab(&deployment).await;
+    env.open_messenger().await;
+    env.wait_messages("the transcript in the second tab", 10, |shown| shown.iter().any(|m| m.text.contains(&before))).await;
+    env.js(RECORD_TIMED_STATES_JS).await;
+    let third = env.open_tab(&deployment).await;
+    env.open_messenger().await;
+    env.wait_messages("the transcript in the third tab", 10, |shown| shown.iter().any(|m| m.text.contains(&before))).await;
+    env.js(RECORD_TIMED_STATES_JS).await;
+    env.wait_sockets(&deployment, 1, 5, Duration::from_millis(500)).await;
+
+    // Close the leader (the first tab holds the lock: it was elected first).
+    env.switch_to(&leader).await;
+    let closed_at = env.js("return Date.now();").await.as_f64().expect("page clock");
+    env.client.close_window().await.expect("close the leader tab");
+    env.switch_to(&second).await;
+
+    // Both remaining tabs see the new leader connect (a follower mirrors its states).
+    let probe = "(() => { const log = window.__tlTimedStates || []; \
+        const i = log.findIndex(e => e[0] !== 'connected'); \
+        const c = i < 0 ? undefined : log.slice(i).find(e => e[0] === 'connected'); \
+        return c ? c[1] : null; })()";
+    let mut reconnected_at = Vec::new();
+    for tab in [&second, &third] {
+        env.switch_to(tab).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let at = loop {
+            let value = env.js(&format!("return {probe};")).await;
+            if let Some(at) = value.as_f64() {
+                break at;
+            }
+            assert!(Instant::now() < deadline, "no reconnect after the leader closed: {}", env.js("return window.__tlTimedStates;").await);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        reconnected_at.push(at);
+    }
+    let handover_ms = reconnected_at.iter().copied().fold(f64::INFINITY, f64::min) - closed_at;
+    assert!(handover_ms >= 0.0, "a reconnect recorded before the leader closed ({handover_ms:.0} ms)");
+    println!("leader closed → new leader connected: {handover_ms:.0} ms");
+    assert!(handover_ms < 1000.0, "the handover took {handover_ms:.0} ms (> 1 s)");
+    env.wait_sockets(&deployment, 1, 5, Duration::from_millis(1000)).await;
+    assert_eq!(env.stored_token(&deployment).await.as_deref(), Some(token.as_str()), "the new leader changed the token");
+
+    // The conversation goes on from either tab, with nothing duplicated.
+    let after = format!("typed once another tab leads {tag}");
+    env.send_and_confirm(&after).await;
+    let agent = format!("agent answers later {tag}");
+    env.agent_says(&token, &deployment, &agent);
+    let wanted = [before.as_str(), after.as_str(), agent.as_str()];
+    for tab in [&second, &third] {
+        env.switch_to(tab).await;
+        env.wait_messages("every message after the handover", 10, |shown| wanted.iter().all(|t| shown.iter().any(|m| m.text.contains(t))))
+            .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let shown = env.messages().await;
+        assert_shown_once_in_order(&shown, &wanted);
+        assert_unique_ids(&shown);
+        assert_eq!(shown.len(), 3, "other messages than the three exchanged: {shown:#?}");
+    }
+    let server = env.server_texts(&token, &deployment);
+    assert_eq!(server.len(), 3, "the server stored a message twice or lost one: {server:?}");
+    env.finish().await;
+}
+
+/// A message sent while the connection is down shows as queued, survives a reload, and is
+/// delivered once when the connection comes back.
+#[tokio::test]
+async fn a_message_queued_offline_survives_a_reload_and_is_sent_once() {
+    let env = Env::start().await;
+    let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d" }));
+    env.open_page(&deployment).await;
+    env.open_messenger().await;
+    env.wait_status("connected", 10).await;
+    let tag = nonce();
+    let online = format!("sent while online {tag}");
+    env.send_and_confirm(&online).await;
+    let token = env.wait_session_token(&deployment, 5).await;
+
+    // Keep the link down: every socket is aborted before its first frame (so no session is
+    // ever configured), and the current one is dropped.
+    let (status, body) = env.http("POST", "/control/faults", Some(json!({ "deploymentId": deployment, "dropAfterFrames": 0 })));
+    assert_eq!(status, 200, "POST /control/faults answered {status}: {body}");
+    let dropped = env.control(&token, &deployment, "drop", json!({}));
+    assert_eq!(dropped["dropped"], json!(1), "one socket to drop: {dropped}");
+    env.wait_js(
+        "(document.querySelector('[data-testid=status]') || {}).getAttribute?.('data-state') !== 'connected'",
+        json!(true),
+        10,
+    )
+    .await;
+
+    let offline = format!("typed while offline {tag}");
+    env.type_and_send(&offline).await;
+    env.wait_messages("the offline message shown", 5, |shown| shown.iter().any(|m| m.text.contains(&offline))).await;
+    assert_eq!(env.queued_flags(&offline).await, vec![("sending".to_string(), true)], "the offline message is not shown as queued");
+    let stored = env.js(&format!("return window.localStorage.getItem('threadline:{deployment}:outbox');")).await;
+    assert!(stored.as_str().is_some_and(|outbox| outbox.contains(&offline)), "the outbox is not in storage: {stored}");
+    env.screenshot("tabs-queued").await;
+
+    // Reload while the link is still down: the message is restored from storage, still queued.
+    env.client.refresh().await.expect("reload the page");
+    env.wait_for("[data-testid=launcher]", 20).await;
+    env.open_messenger().await;
+    env.wait_messages("the queued message after the reload", 10, |shown| shown.iter().any(|m| m.text.contains(&offline))).await;
+    assert_eq!(env.queued_flags(&offline).await, vec![("sending".to_string(), true)], "the restored message is not shown as queued");
+    assert!(
+        !env.server_texts(&token, &deployment).iter().any(|(_, text)| text.contains(&offline)),
+        "the server got the message while the link was down"
+    );
+
+    // Back online: sent once, after the history reconciled it (engine rule), in order.
+    let (status, body) = env.http("DELETE", "/control/faults", None);
+    assert_eq!(status, 200, "DELETE /control/faults answered {status}: {body}");
+    env.wait_status("connected", 40).await;
+    env.wait_messages("the queued message delivered", 15, |shown| {
+        shown.iter().any(|m| m.text.contains(&offline) && m.status == "sent")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let shown = env.messages().await;
+    let wanted = [online.as_str(), offline.as_str()];
+    assert_shown_once_in_order(&shown, &wanted);
+    assert_unique_ids(&shown);
+    assert_eq!(env.queued_flags(&offline).await, vec![("sent".to_string(), false)]);
+    let server: Vec<String> = env.server_texts(&token, &deployment).into_iter().map(|(_, text)| text).collect();
+    assert_eq!(server.iter().filter(|text| text.contains(&offline)).count(), 1, "stored other than once: {server:?}");
+    assert_eq!(server.len(), 2, "the server holds other messages than the two sent: {server:?}");
+    let outbox: Value = env.js(&format!("return window.localStorage.getItem('threadline:{deployment}:outbox');")).await;
+    assert_eq!(outbox, Value::Null, "the outbox was not emptied after delivery");
+    env.finish().await;
+}
