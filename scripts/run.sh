@@ -11,7 +11,9 @@ scripts/sizes.sh dist
 cargo build --locked --release -p threadline-gateway
 listen="${THREADLINE_LISTEN:-127.0.0.1:8080}"
 echo
-echo "Demo page:      http://$listen/"
+port="${listen##*:}"
+echo "Messenger page: http://$listen/"
+echo "Demo host page: http://$listen/demo/   (strict CSP: /demo/strict.html; other origin: http://localhost:$port/demo/cross-origin.html)"
 echo "Agent console:  http://$listen/console"
 echo "Control API:    http://$listen/control/deployments"
 echo

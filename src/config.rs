@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 
+use crate::auth::{AuthSettings, RawAuth};
 use crate::i18n::Locale;
 
 /// The gateway's `--dev` demo deployment, used when nothing else is configured.
@@ -81,6 +82,8 @@ pub struct AppConfig {
     pub primary_color: Option<String>,
     /// Header title override.
     pub title: Option<String>,
+    /// Customer sign-in (`None` = guests only).
+    pub auth: Option<AuthSettings>,
 }
 
 impl AppConfig {
@@ -94,6 +97,7 @@ impl AppConfig {
             position: Position::Right,
             primary_color: None,
             title: None,
+            auth: None,
         }
     }
 
@@ -121,6 +125,9 @@ impl AppConfig {
         if let Some(title) = non_empty(&raw.title) {
             self.title = Some(title);
         }
+        if let Some(auth) = &raw.auth {
+            self.auth = auth.settings();
+        }
     }
 }
 
@@ -135,6 +142,8 @@ pub struct RawConfig {
     pub position: Option<String>,
     pub primary_color: Option<String>,
     pub title: Option<String>,
+    /// `true`, `"1"` or `{authorizeUrl, clientId, redirectUri}`.
+    pub auth: Option<RawAuth>,
 }
 
 impl RawConfig {
@@ -142,6 +151,10 @@ impl RawConfig {
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         let mut raw = Self::default();
         for (key, value) in pairs {
+            if key == "auth" {
+                raw.auth = Some(RawAuth::Text(value.to_string()));
+                continue;
+            }
             let slot = match key {
                 "deploymentId" => &mut raw.deployment_id,
                 "server" => &mut raw.server,
@@ -180,6 +193,21 @@ mod tests {
         assert_eq!(config.theme, Theme::Dark);
         assert_eq!(config.primary_color.as_deref(), Some("#123abc"));
         assert_eq!(config.deployment_id, DEFAULT_DEPLOYMENT_ID);
+        assert_eq!(config.auth, None);
+    }
+
+    #[test]
+    fn auth_from_the_query_or_the_page_object() {
+        let mut config = AppConfig::with_server("http://127.0.0.1:8080");
+        config.apply(&RawConfig::from_pairs([("auth", "1")]));
+        assert_eq!(config.auth, Some(AuthSettings::defaults()));
+        let raw: RawConfig = serde_json::from_str(r#"{"auth":{"clientId":"shop","authorizeUrl":"https://idp.example/authorize"}}"#).unwrap();
+        config.apply(&raw);
+        let auth = config.auth.clone().unwrap();
+        assert_eq!(auth.client_id, "shop");
+        assert_eq!(auth.authorize_url.as_deref(), Some("https://idp.example/authorize"));
+        config.apply(&RawConfig::from_pairs([("auth", "0")]));
+        assert_eq!(config.auth, None);
     }
 
     #[test]

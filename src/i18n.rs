@@ -235,6 +235,12 @@ pub struct Strings {
     pub dismiss: &'static str,
     pub sign_in_again: &'static str,
     pub notice_other_devices: &'static str,
+    pub sign_in: &'static str,
+    pub sign_out: &'static str,
+    pub signing_in: &'static str,
+    pub signed_out: &'static str,
+    pub signed_in_elsewhere: &'static str,
+    pub sign_in_failed: &'static str,
 }
 
 pub static EN: Strings = Strings {
@@ -294,6 +300,12 @@ pub static EN: Strings = Strings {
     dismiss: "Dismiss",
     sign_in_again: "Please sign in again to continue this conversation.",
     notice_other_devices: "You were signed out of this chat on your other devices.",
+    sign_in: "Sign in",
+    sign_out: "Sign out",
+    signing_in: "Signing in…",
+    signed_out: "You are signed out.",
+    signed_in_elsewhere: "You signed in on another device; this chat continues there.",
+    sign_in_failed: "Signing in did not work. Please try again.",
 };
 
 pub static FR: Strings = Strings {
@@ -353,6 +365,12 @@ pub static FR: Strings = Strings {
     dismiss: "Fermer",
     sign_in_again: "Veuillez vous reconnecter pour poursuivre cette conversation.",
     notice_other_devices: "Vous avez été déconnecté de cette discussion sur vos autres appareils.",
+    sign_in: "Se connecter",
+    sign_out: "Se déconnecter",
+    signing_in: "Connexion…",
+    signed_out: "Vous êtes déconnecté.",
+    signed_in_elsewhere: "Vous vous êtes connecté sur un autre appareil ; la discussion continue là-bas.",
+    sign_in_failed: "La connexion a échoué. Veuillez réessayer.",
 };
 
 pub static AR: Strings = Strings {
@@ -412,6 +430,12 @@ pub static AR: Strings = Strings {
     dismiss: "إغلاق",
     sign_in_again: "يرجى تسجيل الدخول مرة أخرى لمتابعة هذه المحادثة.",
     notice_other_devices: "تم تسجيل خروجك من هذه المحادثة على أجهزتك الأخرى.",
+    sign_in: "تسجيل الدخول",
+    sign_out: "تسجيل الخروج",
+    signing_in: "جارٍ تسجيل الدخول…",
+    signed_out: "لقد سجّلت الخروج.",
+    signed_in_elsewhere: "سجّلت الدخول على جهاز آخر؛ تستمر المحادثة هناك.",
+    sign_in_failed: "تعذّر تسجيل الدخول. يرجى المحاولة مرة أخرى.",
 };
 
 #[cfg(test)]

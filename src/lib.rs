@@ -12,10 +12,13 @@
 
 pub mod address;
 pub mod attachments;
+pub mod auth;
 pub mod config;
+pub mod embed;
 pub mod i18n;
 pub mod model;
 pub mod platform;
+pub mod tabs;
 pub mod view;
 
 use std::any::Any;
@@ -98,6 +101,15 @@ pub fn mount(parent: web_sys::HtmlElement, app: AppConfig, deployment: Deploymen
     let fetched = deployment != DeploymentConfig::default();
     let markdown = !fetched || deployment.markdown_enabled();
     let agent_typing = !fetched || deployment.agent_typing_enabled();
+    // Sign-in needs the deployment's `auth.enabled` (every token endpoint refuses otherwise).
+    let sign_in = app.auth.clone().filter(|_| {
+        let offered = !fetched || deployment.auth_enabled();
+        if !offered {
+            web_sys::console::warn_1(&"Threadline: sign-in is configured but the deployment has auth turned off".into());
+        }
+        offered
+    });
+    let auth_services = sign_in.map(|settings| (settings, endpoints.clone(), services.http.clone()));
 
     // The model's signals belong to an owner the Messenger keeps, so they outlive no one.
     let owner = Owner::new();
@@ -117,6 +129,9 @@ pub fn mount(parent: web_sys::HtmlElement, app: AppConfig, deployment: Deploymen
         model.agent_typing_enabled.set(agent_typing);
         Driver::start(session_config, deployment, endpoints, services, model)
     });
+    if let Some((settings, endpoints, http)) = auth_services {
+        platform::auth::BrowserAuth::install(&driver, settings, endpoints, http, platform::auth::redirect_return());
+    }
     let view_driver = driver.clone();
     let handle = leptos::mount::mount_to(parent, move || view! { <view::App driver=view_driver appearance=appearance /> });
     Ok(Messenger { driver, mounted: Some(Box::new(handle)), _owner: owner })
@@ -130,6 +145,13 @@ thread_local! {
 /// then the messenger in `<div id="threadline">`. Errors are reported on the console.
 pub fn start() {
     console_error_panic_hook::set_once();
+    // Embedded by www/threadline.js: the loader boots the app into its shadow root instead.
+    if embed::loaded_by_loader() {
+        return;
+    }
+    // An IdP redirect back to this page: take the code out of the URL (restoring the URL the
+    // sign-in started from, settings included) before anything reads it.
+    platform::auth::capture_redirect_return();
     let app = platform::page::page_config();
     let endpoints = match address::endpoints(&app.server, &app.deployment_id) {
         Ok(endpoints) => endpoints,
@@ -169,6 +191,25 @@ pub fn start() {
             }
         }),
     );
+}
+
+/// The deployment's `config.json` from the answer to its fetch, or the defaults when there is
+/// none or it is unusable (the console says why).
+pub fn deployment_or_default(result: Result<HttpResponse, String>) -> DeploymentConfig {
+    match result {
+        Ok(response) if (200..300).contains(&response.status) => DeploymentConfig::from_json(&response.body).unwrap_or_else(|error| {
+            web_sys::console::warn_1(&format!("Threadline: config.json ignored (server sent an unusable document): {error}").into());
+            DeploymentConfig::default()
+        }),
+        Ok(response) => {
+            web_sys::console::warn_1(&format!("Threadline: config.json answered HTTP {}; using defaults", response.status).into());
+            DeploymentConfig::default()
+        }
+        Err(error) => {
+            web_sys::console::warn_1(&format!("Threadline: config.json unavailable ({error}); using defaults").into());
+            DeploymentConfig::default()
+        }
+    }
 }
 
 /// Removes the messenger started by [`start`] (closing its connection).

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use threadline_core::session::{
-    AttachmentUpdate, Author, CloseReason, ConnectionState, EntryKind, Event, SessionInfo, SessionNotice, TranscriptEntry,
-    UserError,
+    AttachmentUpdate, Author, CloseReason, ConnectionState, EntryKey, EntryKind, Event, OrderKey, SessionInfo, SessionNotice,
+    TranscriptEntry, UserError,
 };
 use threadline_core::time::UnixMillis;
 
@@ -71,7 +71,21 @@ pub struct Model {
     /// Bot persona from the deployment (`humanize.bot`).
     pub bot_name: RwSignal<Option<String>>,
     pub bot_avatar: RwSignal<Option<String>>,
+    /// New agent/bot messages raise `unread` here. False in a follower tab (it shows the
+    /// leader's count) and in a leader while another tab shows the panel (`crate::tabs`).
+    pub counts_unread: RwSignal<bool>,
+    /// The page offers customer sign-in.
+    pub auth_enabled: RwSignal<bool>,
+    /// The customer is signed in (the engine holds their tokens).
+    pub signed_in: RwSignal<bool>,
+    /// A sign-in is in progress (code exchange, refresh after a reload).
+    pub signing_in: RwSignal<bool>,
+    /// The customer must sign in again (tokens refused, refresh token revoked).
+    pub sign_in_needed: RwSignal<bool>,
     next_rev: RwSignal<u64>,
+    /// Entry key → its order key, so an upsert finds its row by binary search instead of
+    /// scanning a long transcript. Always holds exactly the keys in `rows`.
+    row_orders: StoredValue<HashMap<EntryKey, OrderKey>>,
 }
 
 impl Model {
@@ -103,14 +117,39 @@ impl Model {
             max_chars: RwSignal::new(4096),
             bot_name: RwSignal::new(None),
             bot_avatar: RwSignal::new(None),
+            counts_unread: RwSignal::new(true),
+            auth_enabled: RwSignal::new(false),
+            signed_in: RwSignal::new(false),
+            signing_in: RwSignal::new(false),
+            sign_in_needed: RwSignal::new(false),
             next_rev: RwSignal::new(0),
+            row_orders: StoredValue::new(HashMap::new()),
         }
     }
 
     fn rev(&self) -> u64 {
-        let rev = self.next_rev.get_untracked() + 1;
-        self.next_rev.set(rev);
-        rev
+        self.revs(1)
+    }
+
+    /// Reserves `count` consecutive revisions and returns the first.
+    fn revs(&self, count: u64) -> u64 {
+        let first = self.next_rev.get_untracked() + 1;
+        self.next_rev.set(first + count.saturating_sub(1));
+        first
+    }
+
+    /// Replaces every row (and the key index with them).
+    fn set_rows(&self, rows: Vec<Row>) {
+        self.row_orders.update_value(|orders| {
+            orders.clear();
+            orders.extend(rows.iter().map(|row| (row.entry.key.clone(), row.entry.order)));
+        });
+        self.rows.set(rows);
+    }
+
+    /// Where the row with this key sits, in O(log n) (rows are sorted by their unique order key).
+    fn row_index(rows: &[Row], order: OrderKey) -> Option<usize> {
+        rows.binary_search_by(|row| row.entry.order.cmp(&order)).ok()
     }
 
     /// Applies one engine event. `now` is the wall clock at the time of the event.
@@ -140,7 +179,7 @@ impl Model {
             Event::Expired => {
                 // Collapse, forget the conversation; the next open starts blank.
                 self.open.set(false);
-                self.rows.set(Vec::new());
+                self.set_rows(Vec::new());
                 self.expiring_soon.set(false);
                 self.expires_at.set(None);
                 self.agent_typing.set(false);
@@ -151,28 +190,50 @@ impl Model {
                 self.alert.set(None);
             }
             Event::TranscriptReset(entries) => {
-                let rows = entries.iter().map(|entry| Row { entry: Arc::new(entry.clone()), rev: self.rev() }).collect();
-                self.rows.set(rows);
+                let first_rev = self.revs(entries.len() as u64);
+                let mut rows: Vec<Row> = entries
+                    .iter()
+                    .zip(first_rev..)
+                    .map(|(entry, rev)| Row { entry: Arc::new(entry.clone()), rev })
+                    .collect();
+                // The engine sends them in order; sorting again is cheap then and keeps the
+                // binary searches in `upsert` sound whatever it sends.
+                rows.sort_by_key(|row| row.entry.order);
+                self.set_rows(rows);
             }
             Event::EntryUpserted(entry) => self.upsert(entry),
-            Event::EntryRemoved(key) => self.rows.update(|rows| rows.retain(|row| row.entry.key != *key)),
+            Event::EntryRemoved(key) => {
+                if let Some(order) = self.row_orders.try_update_value(|orders| orders.remove(key)).flatten() {
+                    self.rows.update(|rows| {
+                        if let Some(index) = Self::row_index(rows, order) {
+                            rows.remove(index);
+                        }
+                    });
+                }
+            }
             Event::AgentTyping { .. } => self.agent_typing.set(true),
             Event::AgentTypingStopped => self.agent_typing.set(false),
             Event::ConversationCleared => {
-                self.rows.set(Vec::new());
+                self.set_rows(Vec::new());
                 self.local_notice.set(Some(strings.notice_cleared.to_string()));
             }
             Event::ReadOnly => self.agent_typing.set(false),
             Event::ConnectionClosed { reason } => {
                 let text = match reason {
                     CloseReason::User | CloseReason::ConversationCleared => None,
+                    CloseReason::SignedIn => Some(strings.signed_in_elsewhere.to_string()),
                     _ => Some(strings.closed_elsewhere.to_string()),
                 };
                 if text.is_some() {
                     self.alert.set(text);
                 }
             }
-            Event::LoggedOut => self.rows.set(Vec::new()),
+            Event::LoggedOut => {
+                self.set_rows(Vec::new());
+                self.signed_in.set(false);
+                self.agent_typing.set(false);
+                self.local_notice.set(None);
+            }
             Event::Attachment(update) => self.apply_attachment(update),
             Event::Error(error) => {
                 if matches!(error, UserError::HistoryUnavailable { .. }) {
@@ -180,7 +241,11 @@ impl Model {
                 }
                 self.alert.set(Some(user_error_text(self.locale, error)));
             }
-            Event::AuthorizationRequired { .. } => self.alert.set(Some(strings.sign_in_again.to_string())),
+            Event::AuthorizationRequired { .. } => {
+                self.signed_in.set(false);
+                self.sign_in_needed.set(true);
+                self.alert.set(Some(strings.sign_in_again.to_string()));
+            }
             Event::Notice(SessionNotice::ClearedExistingSession) => {
                 self.local_notice.set(Some(strings.notice_other_devices.to_string()));
             }
@@ -195,15 +260,17 @@ impl Model {
         let rev = self.rev();
         let row = Row { entry: Arc::new(entry.clone()), rev };
         let mut is_new = false;
+        let previous_order = self.row_orders.try_update_value(|orders| orders.insert(entry.key.clone(), entry.order)).flatten();
         self.rows.update(|rows| {
-            if let Some(index) = rows.iter().rposition(|existing| existing.entry.key == entry.key) {
-                if rows[index].entry.order == entry.order {
+            match previous_order.and_then(|order| Self::row_index(rows, order)) {
+                Some(index) if rows[index].entry.order == entry.order => {
                     rows[index] = row;
                     return;
                 }
-                rows.remove(index);
-            } else {
-                is_new = true;
+                Some(index) => {
+                    rows.remove(index);
+                }
+                None => is_new = true,
             }
             // Rows stay sorted by the engine's order key; new messages usually land at the end.
             let at = rows.partition_point(|existing| existing.entry.order <= entry.order);
@@ -211,7 +278,7 @@ impl Model {
         });
         let from_contact_center = matches!(entry.author, Author::Agent | Author::Bot) && entry.kind == EntryKind::Message;
         if is_new && from_contact_center {
-            if !self.open.get_untracked() {
+            if !self.open.get_untracked() && self.counts_unread.get_untracked() {
                 self.unread.update(|count| *count += 1);
             }
             self.agent_typing.set(false);
@@ -276,15 +343,21 @@ pub fn user_error_text(locale: Locale, error: &UserError) -> String {
     }
 }
 
+/// The engine's `ConnectionState::Error` code while the customer must sign in again.
+pub const SIGN_IN_REQUIRED: u32 = 6001;
+
 /// The `data-state` of the status element for a connection state.
 pub fn status_key(state: &ConnectionState) -> &'static str {
     match state {
         ConnectionState::Idle | ConnectionState::Connecting => "connecting",
         ConnectionState::Connected => "connected",
         ConnectionState::Reconnecting { .. } => "reconnecting",
+        ConnectionState::Closed { reason: CloseReason::LoggedOut } => "signed-out",
+        ConnectionState::Closed { reason: CloseReason::SignedIn } => "signed-in-elsewhere",
         ConnectionState::Offline | ConnectionState::Closed { .. } => "offline",
         ConnectionState::ReadOnly => "read-only",
         ConnectionState::Expired => "expired",
+        ConnectionState::Error { code: SIGN_IN_REQUIRED, .. } => "sign-in-required",
         ConnectionState::Error { .. } => "error",
     }
 }
@@ -299,10 +372,13 @@ pub fn status_text(locale: Locale, state: &ConnectionState, now: u64) -> String 
             locale.reconnecting_in((at.0 - now).div_ceil(1000))
         }
         ConnectionState::Reconnecting { .. } => strings.reconnecting.to_string(),
+        ConnectionState::Closed { reason: CloseReason::LoggedOut } => strings.signed_out.to_string(),
+        ConnectionState::Closed { reason: CloseReason::SignedIn } => strings.signed_in_elsewhere.to_string(),
         ConnectionState::Offline | ConnectionState::Closed { .. } => strings.offline.to_string(),
         ConnectionState::ReadOnly => strings.read_only.to_string(),
         ConnectionState::Expired => strings.expired.to_string(),
         ConnectionState::Error { code, .. } => match code {
+            &SIGN_IN_REQUIRED => strings.sign_in_again.to_string(),
             4006 => strings.expired.to_string(),
             4007 => strings.session_not_found.to_string(),
             1002 | 403 => strings.forbidden.to_string(),

@@ -471,3 +471,59 @@ async fn storage_keys_are_namespaced_and_corrupt_values_reset() {
     assert_eq!(storage.get_item("threadline:corrupt-test:outbox").unwrap(), None, "corrupt value removed");
     storage.remove_item("threadline:corrupt-test:token").unwrap();
 }
+
+/// Whether `element` is at least partly inside the visible box of the scrolling `container`.
+fn shows(container: &web_sys::HtmlElement, element: &web_sys::HtmlElement) -> bool {
+    let (outer, inner) = (container.get_bounding_client_rect(), element.get_bounding_client_rect());
+    inner.bottom() > outer.top() && inner.top() < outer.bottom()
+}
+
+#[wasm_bindgen_test]
+async fn long_transcript_renders_a_window_that_follows_the_scroll() {
+    const COUNT: usize = 2000;
+    let fixture = Fixture::mount("en");
+    fixture.connect(session(1800, 1800)).await;
+    // The tests load no stylesheet: give the transcript the fixed height and scrollbar it has in the app.
+    let transcript = fixture.must("transcript");
+    for (name, value) in [("display", "block"), ("height", "300px"), ("overflow-y", "auto")] {
+        transcript.style().set_property(name, value).unwrap();
+    }
+    for index in 0..COUNT {
+        fixture.socket.frame(agent_text(&format!("m{index}"), &format!("message number {index}")));
+    }
+    settle().await;
+    settle().await;
+
+    let shown = fixture.messages();
+    assert!(!shown.is_empty() && shown.len() < 300, "{} of {COUNT} messages in the DOM", shown.len());
+    let newest = shown.last().unwrap();
+    assert_eq!(newest.get_attribute("data-id").as_deref(), Some(format!("m{}", COUNT - 1).as_str()));
+    assert!(shows(&transcript, newest), "the newest message is scrolled into view");
+    let (top, height, client) = (transcript.scroll_top(), transcript.scroll_height(), transcript.client_height());
+    assert!(height > 20 * client, "the spacers keep the full scroll height ({height} px for a {client} px view)");
+    assert!(height - top - client <= 1, "pinned to the bottom");
+
+    // A jump to the top renders the oldest messages there (the window follows the scroll).
+    transcript.set_scroll_top(0);
+    let mut oldest = None;
+    for _ in 0..20 {
+        settle().await;
+        oldest = fixture.messages().into_iter().next().filter(|first| first.get_attribute("data-id").as_deref() == Some("m0"));
+        if oldest.is_some() {
+            break;
+        }
+    }
+    let oldest = oldest.expect("the oldest message is rendered after scrolling to the top");
+    assert!(shows(&transcript, &oldest), "the oldest message is in view");
+    assert!(fixture.messages().len() < 300, "still a window: {} messages in the DOM", fixture.messages().len());
+
+    // Back at the bottom, new messages render and keep the view pinned.
+    transcript.set_scroll_top(transcript.scroll_height());
+    settle().await;
+    fixture.socket.frame(agent_text("late", "one more"));
+    settle().await;
+    settle().await;
+    let newest = fixture.messages().pop().unwrap();
+    assert_eq!(newest.get_attribute("data-id").as_deref(), Some("late"));
+    assert!(shows(&transcript, &newest), "the appended message is in view");
+}

@@ -11,21 +11,27 @@
 //! the engine is never borrowed twice and outputs keep their order.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::{Rc, Weak};
 
 use leptos::prelude::*;
 use threadline_core::protocol::{AttachmentId, DeploymentConfig, HistoryPage, MessageId, RefreshRequest, RefreshResponse};
-use threadline_core::session::{AttachmentUpdate, CommandError, EntryKey, Entropy, Event, Output, Session, SessionConfig};
+use threadline_core::session::{
+    AttachmentUpdate, CommandError, ConnectionState, EntryKey, Entropy, Event, Output, Persisted, Session, SessionConfig,
+    StorageWrite,
+};
 use threadline_core::time::UnixMillis;
 
+use super::auth::AuthHooks;
 use super::lifecycle::{self, Lifecycle, PageSignal};
 use super::storage::{StorageProblem, Store};
+use super::tabs::{TabLink, TabSignal, TabState};
 use super::timer::EngineTimer;
 use super::{clock, Http, SocketEvent, Transport};
 use crate::address::Endpoints;
 use crate::attachments::{FileProblem, UploadPolicy};
 use crate::model::{Model, UploadRow};
+use crate::tabs::{self, Role, Snapshot, SnapshotParts, TabCommand, TabMessage};
 
 type Job = Box<dyn FnOnce(&mut Session, UnixMillis)>;
 
@@ -40,11 +46,17 @@ pub struct Services {
 }
 
 /// Ids from `crypto.getRandomValues` (UUID v4), jitter from the same source.
-struct BrowserEntropy;
+///
+/// `preset` lets the leader give a follower's message the key the follower already announced:
+/// set right before `send_text`, whose first id is the message's tracing id, and cleared after.
+#[derive(Default)]
+struct BrowserEntropy {
+    preset: Rc<RefCell<Option<String>>>,
+}
 
 impl Entropy for BrowserEntropy {
     fn new_id(&mut self) -> String {
-        uuid::Uuid::new_v4().to_string()
+        self.preset.borrow_mut().take().unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
     }
 
     fn next_u32(&mut self) -> u32 {
@@ -77,6 +89,23 @@ pub struct Driver {
     deployment: DeploymentConfig,
     files: RefCell<HashMap<String, PendingFile>>,
     shut_down: Cell<bool>,
+    /// Sees every engine event after the model did (the embed API's host events).
+    observer: RefCell<Option<Rc<dyn Fn(&Event)>>>,
+    /// Sign-in, when the page configured it.
+    auth: RefCell<Option<Rc<dyn AuthHooks>>>,
+    /// A sign-in (code exchange, refresh after a reload, host provider) is on its way: opening
+    /// the panel waits for it, so a signed-in customer's reload never starts a guest session.
+    awaiting_sign_in: Cell<bool>,
+    /// Tokens that arrived while a guest session was still configuring: signing in waits for
+    /// it, so the guest conversation can be stepped up instead of being left.
+    deferred_sign_in: RefCell<Option<(String, Option<String>)>>,
+    /// To rebuild the engine from storage when this tab becomes the leader.
+    config: SessionConfig,
+    /// See [`BrowserEntropy`].
+    preset_id: Rc<RefCell<Option<String>>>,
+    /// One connection per browser (`crate::tabs`): only `Solo` and `Leader` drive the engine.
+    role: Cell<Role>,
+    tabs: RefCell<TabState>,
 }
 
 impl Driver {
@@ -84,11 +113,17 @@ impl Driver {
     /// stored, it reconnects in the background (so agent replies raise the unread badge).
     pub fn start(config: SessionConfig, deployment: DeploymentConfig, endpoints: Endpoints, services: Services, model: Model) -> Rc<Self> {
         let Services { transport, http, mut store } = services;
-        let persisted = store.load();
+        // Tabs share a conversation only through localStorage; with it they elect one tab to
+        // hold the connection, and the engine is built once this tab is elected (until then
+        // an unused placeholder stands in, so nothing is read or written early).
+        let coordinated = store.is_shared() && super::tabs::supported();
+        let persisted = if coordinated { Persisted::default() } else { store.load() };
         let has_conversation = persisted.token.is_some();
         let now = clock::now();
         model.max_chars.set(config.max_message_chars);
-        let session = Session::new(config, persisted, Box::new(BrowserEntropy), now);
+        let preset_id = Rc::new(RefCell::new(None));
+        let entropy = BrowserEntropy { preset: preset_id.clone() };
+        let session = Session::new(config.clone(), persisted, Box::new(entropy), now);
         let driver = Rc::new_cyclic(|this| Self {
             this: this.clone(),
             session: RefCell::new(session),
@@ -105,6 +140,14 @@ impl Driver {
             deployment,
             files: RefCell::new(HashMap::new()),
             shut_down: Cell::new(false),
+            observer: RefCell::new(None),
+            auth: RefCell::new(None),
+            awaiting_sign_in: Cell::new(false),
+            deferred_sign_in: RefCell::new(None),
+            config,
+            preset_id,
+            role: Cell::new(if coordinated { Role::Pending } else { Role::Solo }),
+            tabs: RefCell::new(TabState::default()),
         });
         driver.report_storage();
         let weak = driver.this.clone();
@@ -113,10 +156,19 @@ impl Driver {
                 driver.page_signal(signal);
             }
         }));
-        // Drain what construction queued (a restored outbox), and tell the engine about a
-        // page that starts hidden or offline.
+        if coordinated {
+            driver.join_tabs();
+        } else {
+            driver.boot_engine(has_conversation);
+        }
+        driver
+    }
+
+    /// Starts the engine: drains what construction queued (a restored outbox), tells it about
+    /// a page that starts hidden or offline, and resumes a stored conversation.
+    fn boot_engine(&self, has_conversation: bool) {
         let (visible, online) = (lifecycle::is_visible(), lifecycle::is_online());
-        driver.run(move |session, now| {
+        self.run(move |session, now| {
             if !visible {
                 session.handle_visibility(false, now);
             }
@@ -125,9 +177,8 @@ impl Driver {
             }
         });
         if has_conversation {
-            driver.run(|session, now| session.open(now));
+            self.run(|session, now| session.open(now));
         }
-        driver
     }
 
     /// The view model this driver feeds.
@@ -140,13 +191,36 @@ impl Driver {
         &self.deployment
     }
 
+    /// Sets (or with `None` removes) the one observer of engine events, called after the model
+    /// applied each event. The host-page API (`crate::embed`) turns them into host events.
+    pub fn set_event_observer(&self, observer: Option<Rc<dyn Fn(&Event)>>) {
+        *self.observer.borrow_mut() = observer;
+    }
+
+    /// Runs one engine command for the host-page API, through the same drive loop as the
+    /// view's commands. `None` when it could not run now: the messenger was shut down, or a
+    /// job is in progress (then it runs right after it, and its result is dropped).
+    pub fn run_command<R: 'static>(&self, command: impl FnOnce(&mut Session, UnixMillis) -> R + 'static) -> Option<R> {
+        self.run(command)
+    }
+
+    /// Connects (as opening the panel does) without opening the panel: the host page's
+    /// `MessagingService.sendMessage` on a messenger nobody opened yet.
+    pub fn connect(&self) {
+        if self.forward(TabCommand::Open) || self.awaiting_sign_in.get() {
+            return;
+        }
+        self.run(|session, now| session.open(now));
+    }
+
     // -----------------------------------------------------------------------------------------
     // The drive loop
 
     /// Queues `job` and runs the queue unless a job is already running (then it runs right
     /// after). Returns the job's result when it ran synchronously.
     fn run<R: 'static>(&self, job: impl FnOnce(&mut Session, UnixMillis) -> R + 'static) -> Option<R> {
-        if self.shut_down.get() {
+        // A follower (or a tab still waiting for the election) leaves the engine to the leader.
+        if self.shut_down.get() || !self.role.get().drives_engine() {
             return None;
         }
         let result = Rc::new(RefCell::new(None));
@@ -178,6 +252,7 @@ impl Driver {
         }
         self.rearm_timer();
         self.busy.set(false);
+        self.share_unread();
     }
 
     fn rearm_timer(&self) {
@@ -214,6 +289,13 @@ impl Driver {
             }
             Output::FetchHistory { page_number, page_size, jwt } => self.fetch_history(page_number, page_size, &jwt),
             Output::Persist(write) => {
+                // A signed-in customer's thread token is not kept: a reload resumes from the
+                // refresh token on a fresh thread token (SDK ≥ 2.8), and a stored authenticated
+                // token would be configured as a guest first and refused with 4017.
+                let write = match write {
+                    StorageWrite::Token(Some(_)) if self.session.borrow().is_signed_in() => StorageWrite::Token(None),
+                    other => other,
+                };
                 let mut store = self.store.borrow_mut();
                 store.write(&write);
                 drop(store);
@@ -222,6 +304,23 @@ impl Driver {
             Output::Event(event) => {
                 self.before_model(&event);
                 self.model.apply(&event, now);
+                self.mirror(&event);
+                // Cloned out first: the observer may call back into the driver.
+                let observer = self.observer.borrow().clone();
+                if let Some(observer) = observer {
+                    observer(&event);
+                }
+                if matches!(event, Event::LoggedOut | Event::AuthorizationRequired { .. }) {
+                    // The engine dropped the tokens: so does this tab's sessionStorage.
+                    self.auth_hooks().inspect(|hooks| hooks.refresh_token_changed(None));
+                }
+                if matches!(&event, Event::StateChanged(state) if *state != ConnectionState::Connecting) {
+                    // The guest session is configured (or failed): sign in now.
+                    let deferred = self.deferred_sign_in.borrow_mut().take();
+                    if let Some((jwt, refresh_token)) = deferred {
+                        self.sign_in(jwt, refresh_token);
+                    }
+                }
             }
             Output::RefreshJwt { refresh_token } => self.refresh_jwt(refresh_token.expose()),
             Output::RevokeTokens { jwt, refresh_token } => {
@@ -244,7 +343,14 @@ impl Driver {
                 let Some(driver) = weak.upgrade() else { return };
                 driver.run(move |session, now| match result {
                     Ok(response) if (200..300).contains(&response.status) => match RefreshResponse::from_json(&response.body) {
-                        Ok(refreshed) => session.handle_jwt_refreshed(refreshed.jwt, refreshed.refresh_token, now),
+                        Ok(refreshed) => {
+                            if let Some(rotated) = &refreshed.refresh_token {
+                                if let Some(hooks) = weak.upgrade().and_then(|driver| driver.auth_hooks()) {
+                                    hooks.refresh_token_changed(Some(rotated));
+                                }
+                            }
+                            session.handle_jwt_refreshed(refreshed.jwt, refreshed.refresh_token, now)
+                        }
                         // A 2xx without a JWT is the server's fault: report it as a bad gateway.
                         Err(_) => session.handle_refresh_failed(502, now),
                     },
@@ -397,6 +503,8 @@ impl Driver {
             }
             // Close cleanly so the server does not keep a dead connection per token; a page
             // restored from the back/forward cache reconnects.
+            PageSignal::PageHide if self.role.get() != Role::Solo => self.leave_tabs(),
+            PageSignal::PageRestored if self.role.get() != Role::Solo => self.rejoin_tabs(),
             PageSignal::PageHide => {
                 self.run(|session, now| session.close(now));
             }
@@ -418,32 +526,554 @@ impl Driver {
     }
 
     // -----------------------------------------------------------------------------------------
+    // One connection per browser (see `crate::tabs`)
+
+    /// Joins the other tabs of this deployment and stands for election. Without a
+    /// `BroadcastChannel` this tab keeps its own connection, as before.
+    fn join_tabs(&self) {
+        let weak = self.this.clone();
+        let sink: Rc<dyn Fn(TabSignal)> = Rc::new(move |signal| {
+            if let Some(driver) = weak.upgrade() {
+                driver.tab_signal(signal);
+            }
+        });
+        let me = uuid::Uuid::new_v4().to_string();
+        match TabLink::join(self.config.deployment_id.as_str(), me.clone(), sink) {
+            Some(link) => {
+                let mut tabs = self.tabs.borrow_mut();
+                tabs.link = Some(link);
+                tabs.post(&TabMessage::Hello { from: me });
+                drop(tabs);
+                self.role.set(Role::Pending);
+                self.update_unread_counting();
+            }
+            None => {
+                web_sys::console::warn_1(&"Threadline: BroadcastChannel unavailable; every tab keeps its own connection".into());
+                self.run_alone();
+            }
+        }
+    }
+
+    /// Leaves the group of tabs for good and drives an own engine (sign-in is per tab: its
+    /// tokens live in this tab's memory and sessionStorage only).
+    pub fn run_alone(&self) {
+        let role = self.role.get();
+        if role == Role::Solo {
+            return;
+        }
+        let link = {
+            let mut tabs = self.tabs.borrow_mut();
+            if role == Role::Leader {
+                if let Some(me) = tabs.me() {
+                    tabs.post(&TabMessage::Resigned { from: me });
+                }
+            }
+            tabs.waiting.clear();
+            tabs.link.take()
+        };
+        // Dropped outside the borrow: dropping resigns, which may call back.
+        drop(link);
+        if role != Role::Leader {
+            self.role.set(Role::Solo);
+            self.rebuild_engine();
+        }
+        self.role.set(Role::Solo);
+        self.update_unread_counting();
+    }
+
+    /// Replaces the engine with one built from what storage holds now (the token and outbox
+    /// the previous leader wrote), then starts it.
+    fn rebuild_engine(&self) {
+        let persisted = self.store.borrow_mut().load();
+        self.report_storage();
+        let resume = persisted.token.is_some() || self.model.open.get_untracked();
+        let entropy = BrowserEntropy { preset: self.preset_id.clone() };
+        let session = Session::new(self.config.clone(), persisted, Box::new(entropy), clock::now());
+        match self.session.try_borrow_mut() {
+            Ok(mut slot) => *slot = session,
+            // Only reachable from inside an engine job, which tab signals never are.
+            Err(_) => return,
+        }
+        self.queue.borrow_mut().clear();
+        self.boot_engine(resume);
+    }
+
+    fn tab_signal(&self, signal: TabSignal) {
+        if self.shut_down.get() || self.role.get() == Role::Solo {
+            return;
+        }
+        match signal {
+            TabSignal::Lead => self.lead(),
+            TabSignal::Follow => {
+                self.step_down();
+                self.post_hello();
+            }
+            TabSignal::Freeze => self.leave_tabs(),
+            TabSignal::Resume => self.rejoin_tabs(),
+            TabSignal::Message(message) => self.tab_message(*message),
+        }
+    }
+
+    /// Elected: build the engine from storage (same token, same outbox), connect when there is
+    /// a conversation or an open panel, run what was asked meanwhile, and tell the others.
+    fn lead(&self) {
+        if self.role.get() == Role::Leader {
+            return;
+        }
+        let Some(me) = self.tabs.borrow().me() else { return };
+        {
+            let mut tabs = self.tabs.borrow_mut();
+            tabs.watch.reset();
+            tabs.panels.clear();
+            tabs.shared_unread = self.model.unread.get_untracked();
+        }
+        self.role.set(Role::Leader);
+        self.update_unread_counting();
+        self.tabs.borrow().post(&TabMessage::Leader { from: me.clone() });
+        self.rebuild_engine();
+        let waiting = std::mem::take(&mut self.tabs.borrow_mut().waiting);
+        for command in waiting {
+            self.run_tab_command(None, command);
+        }
+        let snapshot = self.snapshot();
+        self.tabs.borrow().post(&TabMessage::Snapshot { from: me, to: None, snapshot });
+    }
+
+    /// Stops driving the engine (leadership lost, page hidden or frozen): the socket closes, the
+    /// engine is dropped (its outbox is in storage for the next leader), and this tab waits.
+    fn step_down(&self) {
+        if self.role.get() != Role::Leader {
+            return;
+        }
+        self.role.set(Role::Pending);
+        self.timer.borrow_mut().cancel();
+        self.generation.set(self.generation.get() + 1);
+        self.transport.borrow_mut().close(1000, "another tab holds the connection");
+        self.queue.borrow_mut().clear();
+        self.files.borrow_mut().clear();
+        self.model.uploads.set(Vec::new());
+        self.update_unread_counting();
+    }
+
+    /// Page hidden or frozen: resign and tell the others, so one of them takes over at once.
+    fn leave_tabs(&self) {
+        let was_leader = self.role.get() == Role::Leader;
+        self.step_down();
+        let mut tabs = self.tabs.borrow_mut();
+        if let Some(me) = tabs.me() {
+            if was_leader {
+                tabs.post(&TabMessage::Resigned { from: me });
+            } else if self.model.open.get_untracked() {
+                tabs.post(&TabMessage::Panel { from: me, open: false });
+            }
+        }
+        tabs.watch.reset();
+        if let Some(link) = tabs.link.as_mut() {
+            link.resign();
+        }
+    }
+
+    /// Page shown again (back/forward cache, resume after a freeze): stand for election and
+    /// ask the leader for a snapshot.
+    fn rejoin_tabs(&self) {
+        if let Some(link) = &self.tabs.borrow().link {
+            link.stand();
+        }
+        self.post_hello();
+    }
+
+    fn post_hello(&self) {
+        let tabs = self.tabs.borrow();
+        if let Some(me) = tabs.me() {
+            tabs.post(&TabMessage::Hello { from: me });
+        }
+    }
+
+    fn tab_message(&self, message: TabMessage) {
+        let Some(me) = self.tabs.borrow().me() else { return };
+        if self.role.get() == Role::Leader {
+            match message {
+                TabMessage::Hello { from } => {
+                    let snapshot = self.snapshot();
+                    self.tabs.borrow().post(&TabMessage::Snapshot { from: me, to: Some(from), snapshot });
+                }
+                TabMessage::Command { from, command } => self.run_tab_command(Some(from), command),
+                TabMessage::Panel { from, open } => {
+                    self.tabs.borrow_mut().panels.set(&from, open);
+                    self.update_unread_counting();
+                    if open {
+                        self.model.unread.set(0);
+                        self.run(|session, now| session.open(now));
+                    }
+                    self.share_unread();
+                }
+                // Other leaders cannot exist under a lock; under a lease the next look settles it.
+                _ => {}
+            }
+            return;
+        }
+        if !self.tabs.borrow_mut().watch.admit(&message) {
+            return;
+        }
+        match message {
+            TabMessage::Leader { .. } => {
+                self.follow();
+                if self.model.open.get_untracked() {
+                    // The new leader counts unread only while no tab shows the panel.
+                    self.tabs.borrow().post(&TabMessage::Panel { from: me, open: true });
+                }
+            }
+            TabMessage::Snapshot { to, snapshot, .. } => {
+                self.follow();
+                if to.is_none_or(|to| to == me) {
+                    let now = clock::now();
+                    for event in &snapshot.events {
+                        self.model.apply(&event.0, now);
+                    }
+                    if !self.model.open.get_untracked() {
+                        self.model.unread.set(snapshot.unread);
+                    }
+                }
+            }
+            TabMessage::Event { event, .. } => {
+                self.model.apply(&event.0, clock::now());
+                let observer = self.observer.borrow().clone();
+                if let Some(observer) = observer {
+                    observer(&event.0);
+                }
+            }
+            // An open panel here means the messages are being read: keep no badge.
+            TabMessage::Unread { count, .. } if !self.model.open.get_untracked() => self.model.unread.set(count),
+            TabMessage::Failed { to, message, .. } if to == me => self.model.alert.set(Some(message)),
+            _ => {}
+        }
+    }
+
+    /// A leader exists: forward what was asked while the election was pending.
+    fn follow(&self) {
+        if self.role.get() != Role::Pending {
+            return;
+        }
+        self.role.set(Role::Follower);
+        self.update_unread_counting();
+        let tabs = &mut *self.tabs.borrow_mut();
+        let waiting = std::mem::take(&mut tabs.waiting);
+        if let Some(me) = tabs.me() {
+            if self.model.open.get_untracked() {
+                tabs.post(&TabMessage::Panel { from: me.clone(), open: true });
+            }
+            for command in waiting {
+                tabs.post(&TabMessage::Command { from: me.clone(), command });
+            }
+        }
+    }
+
+    /// Sends `command` to the leader when another tab drives the engine (or keeps it until the
+    /// election decides). False when this tab runs the command itself.
+    fn forward(&self, command: TabCommand) -> bool {
+        match self.role.get() {
+            Role::Solo | Role::Leader => false,
+            Role::Pending => {
+                self.tabs.borrow_mut().waiting.push(command);
+                true
+            }
+            Role::Follower => {
+                let tabs = self.tabs.borrow();
+                if let Some(me) = tabs.me() {
+                    tabs.post(&TabMessage::Command { from: me, command });
+                }
+                true
+            }
+        }
+    }
+
+    /// A follower's panel opened or closed: the leader connects and stops counting unread.
+    /// False when this tab drives the engine itself.
+    fn tell_leader_panel(&self, open: bool) -> bool {
+        if self.role.get().drives_engine() {
+            return false;
+        }
+        let tabs = self.tabs.borrow();
+        if let Some(me) = tabs.me() {
+            tabs.post(&TabMessage::Panel { from: me, open });
+        }
+        true
+    }
+
+    /// Runs a command from a follower (`from`) or from before the election (`None`) on this
+    /// leader's engine; a refusal is reported to the tab that asked.
+    fn run_tab_command(&self, from: Option<String>, command: TabCommand) {
+        let refused = match command {
+            TabCommand::Open => {
+                self.run(|session, now| session.open(now));
+                None
+            }
+            TabCommand::SendText { key, text } => {
+                let preset = self.preset_id.clone();
+                let result = self.run(move |session, now| {
+                    *preset.borrow_mut() = Some(key.clone());
+                    let result = match session.send_text(text.clone(), now) {
+                        // Nobody opened the messenger yet (a host-page send from a follower):
+                        // connect, as a click on send would, and queue it.
+                        Err(CommandError::NotOpen) => {
+                            session.open(now);
+                            *preset.borrow_mut() = Some(key);
+                            session.send_text(text, now)
+                        }
+                        other => other,
+                    };
+                    preset.borrow_mut().take();
+                    result
+                });
+                result.and_then(Result::err).map(|error| error.to_string())
+            }
+            TabCommand::Typing => {
+                self.typing();
+                None
+            }
+            TabCommand::RetryMessage { key } => {
+                self.retry_message(key);
+                None
+            }
+            TabCommand::RetryConnection => {
+                self.run(|session, now| session.retry_connection(now));
+                None
+            }
+            TabCommand::StartNewConversation => {
+                self.start_new_conversation();
+                None
+            }
+            TabCommand::LoadOlder => {
+                self.load_older();
+                None
+            }
+            TabCommand::QuickReply { text, payload, origin } => {
+                self.quick_reply(text, payload, origin);
+                None
+            }
+            TabCommand::Postback { text, payload, origin } => {
+                self.postback(text, payload, origin);
+                None
+            }
+            TabCommand::RefreshDownload { attachment_id } => {
+                self.refresh_download(attachment_id.0);
+                None
+            }
+            TabCommand::ClearConversation => self.clear_conversation().err().map(|error| error.to_string()),
+            TabCommand::SetCustomAttributes { attributes } => self.set_custom_attributes(attributes).err().map(|error| error.to_string()),
+        };
+        let Some(message) = refused else { return };
+        match from {
+            Some(to) => {
+                let tabs = self.tabs.borrow();
+                if let Some(me) = tabs.me() {
+                    tabs.post(&TabMessage::Failed { from: me, to, message });
+                }
+            }
+            None => self.model.alert.set(Some(message)),
+        }
+    }
+
+    /// Leader: mirrors one engine event to the other tabs.
+    fn mirror(&self, event: &Event) {
+        if self.role.get() != Role::Leader || !tabs::is_mirrored(event) {
+            return;
+        }
+        let tabs = self.tabs.borrow();
+        if let Some(me) = tabs.me() {
+            tabs.post(&TabMessage::Event { from: me, event: tabs::MirroredEvent(event.clone()) });
+        }
+    }
+
+    /// Leader: tells the other tabs a changed unread count (they show it, not count it).
+    fn share_unread(&self) {
+        if self.role.get() != Role::Leader {
+            return;
+        }
+        let count = self.model.unread.get_untracked();
+        let mut tabs = self.tabs.borrow_mut();
+        if tabs.shared_unread != count {
+            tabs.shared_unread = count;
+            if let Some(me) = tabs.me() {
+                tabs.post(&TabMessage::Unread { from: me, count });
+            }
+        }
+    }
+
+    /// Only one tab counts unread messages: a lone tab, or the leader while no other tab shows
+    /// the panel (its own open panel is checked by the model).
+    fn update_unread_counting(&self) {
+        let counts = match self.role.get() {
+            Role::Solo => true,
+            Role::Leader => self.tabs.borrow().panels.counts_unread(false),
+            Role::Pending | Role::Follower => false,
+        };
+        if self.model.counts_unread.get_untracked() != counts {
+            self.model.counts_unread.set(counts);
+        }
+    }
+
+    /// The leader's UI state for a tab that joins.
+    fn snapshot(&self) -> Snapshot {
+        let model = self.model;
+        let typing_until = UnixMillis(clock::now().0.saturating_add(self.config.agent_typing_fallback_ms));
+        Snapshot::from_parts(SnapshotParts {
+            state: Some(model.state.get_untracked()),
+            session_info: model.session_info.get_untracked(),
+            expires_at: model.expires_at.get_untracked(),
+            ttl_secs: model.ttl_secs.get_untracked(),
+            expiring_soon: model.expiring_soon.get_untracked(),
+            transcript: model.rows.with_untracked(|rows| rows.iter().map(|row| (*row.entry).clone()).collect()),
+            older_available: model.older_available.get_untracked(),
+            agent_typing_until: model.agent_typing.get_untracked().then_some(typing_until),
+            unread: model.unread.get_untracked(),
+        })
+    }
+
+    // -----------------------------------------------------------------------------------------
     // Commands from the view
 
     /// The user opened the panel: connect if needed, or check the expiry (echo).
     pub fn open_panel(&self) {
         self.model.open.set(true);
         self.model.unread.set(0);
+        if self.tell_leader_panel(true) {
+            return;
+        }
+        if self.awaiting_sign_in.get() {
+            // `sign_in` / `sign_in_failed` connect once the tokens are known.
+            return;
+        }
         self.run(|session, now| session.open(now));
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Sign-in (see `platform::auth`)
+
+    fn auth_hooks(&self) -> Option<Rc<dyn AuthHooks>> {
+        self.auth.borrow().clone()
+    }
+
+    /// Turns sign-in on: the UI offers "Sign in", and refresh-token changes reach `hooks`.
+    pub fn enable_auth(&self, hooks: Rc<dyn AuthHooks>) {
+        // The tokens live in this tab only, so a signed-in conversation cannot be shared.
+        self.run_alone();
+        *self.auth.borrow_mut() = Some(hooks);
+        self.model.auth_enabled.set(true);
+    }
+
+    /// The customer asked to sign in (the built-in redirect or the host page's provider).
+    pub fn request_sign_in(&self) {
+        if let Some(hooks) = self.auth_hooks() {
+            hooks.begin_sign_in();
+        }
+    }
+
+    /// A sign-in is on its way: connecting waits for [`Driver::sign_in`] or
+    /// [`Driver::sign_in_failed`].
+    pub fn expect_sign_in(&self) {
+        self.awaiting_sign_in.set(true);
+        self.model.signing_in.set(true);
+    }
+
+    /// The customer is signed in with these tokens (kept in memory by the engine; the refresh
+    /// token also in this tab's sessionStorage). Connects at once: a reload resumes the
+    /// conversation (`startNew:false`), a guest session is stepped up when the deployment
+    /// allows it.
+    pub fn sign_in(&self, jwt: String, refresh_token: Option<String>) {
+        // A guest session still configuring (the page came back from the IdP and resumed the
+        // stored guest conversation): step-up needs it configured, so wait for that. Bounded
+        // by the engine's connect timeout, after which the state changes anyway.
+        let guest_configuring = self.session.try_borrow().is_ok_and(|session| {
+            session.config().allow_session_upgrade && !session.is_signed_in() && session.state() == ConnectionState::Connecting
+        });
+        if guest_configuring {
+            *self.deferred_sign_in.borrow_mut() = Some((jwt, refresh_token));
+            return;
+        }
+        self.awaiting_sign_in.set(false);
+        if let Some(hooks) = self.auth_hooks() {
+            hooks.refresh_token_changed(refresh_token.as_deref());
+        }
+        self.model.signing_in.set(false);
+        self.model.sign_in_needed.set(false);
+        self.model.signed_in.set(true);
+        self.model.alert.set(None);
+        // A guest token stepped up in place must not outlive the reload either.
+        self.store.borrow_mut().write(&StorageWrite::Token(None));
+        self.run(move |session, now| {
+            session.sign_in(jwt, refresh_token, now);
+            session.open(now);
+        });
+    }
+
+    /// A sign-in attempt failed (`problem` is for the console and the alert); the messenger
+    /// goes on as before (a guest when nothing else was signed in).
+    pub fn sign_in_failed(&self, problem: &str) {
+        web_sys::console::warn_1(&format!("Threadline: sign-in failed: {problem}").into());
+        self.model.signing_in.set(false);
+        self.model.alert.set(Some(self.model.locale.strings().sign_in_failed.to_string()));
+        self.release_sign_in_hold();
+    }
+
+    /// The stored sign-in could not be renewed (refresh token revoked or expired, or the host
+    /// provider has none): the customer is asked to sign in again.
+    pub fn sign_in_lapsed(&self) {
+        self.model.signing_in.set(false);
+        self.model.sign_in_needed.set(true);
+        self.model.alert.set(Some(self.model.locale.strings().sign_in_again.to_string()));
+        self.release_sign_in_hold();
+    }
+
+    fn release_sign_in_hold(&self) {
+        if self.awaiting_sign_in.replace(false) && self.model.open.get_untracked() {
+            self.run(|session, now| session.open(now));
+        }
+    }
+
+    /// Signs out: the tokens are revoked and forgotten (memory and sessionStorage), as are the
+    /// thread token and the transcript.
+    pub fn sign_out(&self) {
+        self.run(|session, now| session.sign_out(now));
+        if let Some(hooks) = self.auth_hooks() {
+            hooks.refresh_token_changed(None);
+        }
+        self.model.signed_in.set(false);
+        self.model.sign_in_needed.set(false);
     }
 
     /// The user closed the panel (the connection stays up).
     pub fn close_panel(&self) {
         self.model.open.set(false);
+        self.tell_leader_panel(false);
+        self.update_unread_counting();
     }
 
     /// Sends a text message.
     pub fn send_text(&self, text: String) -> Result<EntryKey, CommandError> {
+        if !self.role.get().drives_engine() {
+            // Checked here so the composer answers at once; the leader's engine decides.
+            tabs::check_text(&text, self.model.max_chars.get_untracked(), &self.model.state.get_untracked())?;
+            let key = uuid::Uuid::new_v4().to_string();
+            self.forward(TabCommand::SendText { key: key.clone(), text });
+            return Ok(EntryKey(key));
+        }
         self.run(move |session, now| session.send_text(text, now)).unwrap_or(Err(CommandError::NothingToDo))
     }
 
     /// The user typed (throttled by the engine).
     pub fn typing(&self) {
+        if self.forward(TabCommand::Typing) {
+            return;
+        }
         self.run(|session, now| session.typing(now));
     }
 
     /// Retries a failed message.
     pub fn retry_message(&self, key: EntryKey) {
+        if self.forward(TabCommand::RetryMessage { key: key.clone() }) {
+            return;
+        }
         self.run(move |session, now| {
             let _ = session.retry_message(&key, now);
         });
@@ -452,18 +1082,54 @@ impl Driver {
     /// Reconnects now (offline, error or closed states).
     pub fn retry_connection(&self) {
         self.model.alert.set(None);
+        if self.forward(TabCommand::RetryConnection) {
+            return;
+        }
         self.run(|session, now| session.retry_connection(now));
     }
 
     /// Leaves a read-only conversation for a new one.
     pub fn start_new_conversation(&self) {
+        if self.forward(TabCommand::StartNewConversation) {
+            return;
+        }
         self.run(|session, now| {
             let _ = session.start_new_conversation(now);
         });
     }
 
+    /// Clears the conversation (when the deployment allows it). In a follower tab the leader's
+    /// engine decides, and a refusal shows there as an alert.
+    pub fn clear_conversation(&self) -> Result<(), CommandError> {
+        if !self.config.conversation_clear {
+            return Err(CommandError::FeatureDisabled);
+        }
+        if self.forward(TabCommand::ClearConversation) {
+            return Ok(());
+        }
+        self.run(|session, now| session.clear_conversation(now)).unwrap_or(Err(CommandError::NothingToDo))
+    }
+
+    /// Merges `attributes` into the custom attributes sent with the next message. Returns the
+    /// merged set when this tab runs the engine, `None` when it went to the leader tab (which
+    /// reports a refusal as an alert).
+    pub fn set_custom_attributes(&self, attributes: BTreeMap<String, String>) -> Result<Option<BTreeMap<String, String>>, CommandError> {
+        if self.forward(TabCommand::SetCustomAttributes { attributes: attributes.clone() }) {
+            return Ok(None);
+        }
+        self.run(move |session, now| {
+            let mut merged = session.custom_attributes().clone();
+            merged.extend(attributes);
+            session.set_custom_attributes(merged.clone(), now).map(|()| Some(merged))
+        })
+        .unwrap_or(Err(CommandError::NothingToDo))
+    }
+
     /// Loads older history (scrolling to the top).
     pub fn load_older(&self) {
+        if self.forward(TabCommand::LoadOlder) {
+            return;
+        }
         let started = self.run(|session, now| session.load_older(now).is_ok()).unwrap_or(false);
         if started {
             self.model.loading_older.set(true);
@@ -472,6 +1138,9 @@ impl Driver {
 
     /// A quick-reply button.
     pub fn quick_reply(&self, text: String, payload: String, origin: Option<MessageId>) {
+        if self.forward(TabCommand::QuickReply { text: text.clone(), payload: payload.clone(), origin: origin.clone() }) {
+            return;
+        }
         self.run(move |session, now| {
             let _ = session.send_quick_reply(text, payload, origin, now);
         });
@@ -479,6 +1148,9 @@ impl Driver {
 
     /// A card postback button.
     pub fn postback(&self, text: String, payload: String, origin: Option<MessageId>) {
+        if self.forward(TabCommand::Postback { text: text.clone(), payload: payload.clone(), origin: origin.clone() }) {
+            return;
+        }
         self.run(move |session, now| {
             let _ = session.send_postback(text, payload, origin, now);
         });
@@ -486,6 +1158,9 @@ impl Driver {
 
     /// A download URL failed to load: ask the server for a fresh one.
     pub fn refresh_download(&self, attachment_id: String) {
+        if self.forward(TabCommand::RefreshDownload { attachment_id: AttachmentId::new(attachment_id.clone()) }) {
+            return;
+        }
         self.run(move |session, now| {
             let _ = session.refresh_download(AttachmentId::new(attachment_id), now);
         });
@@ -518,6 +1193,10 @@ impl Driver {
     /// Stops everything: closes the socket, cancels the timer, removes page listeners.
     pub fn shutdown(&self) {
         self.run(|session, now| session.close(now));
+        self.leave_tabs();
+        // Dropped outside the borrow (dropping resigns again, harmlessly, and closes the channel).
+        let link = self.tabs.borrow_mut().link.take();
+        drop(link);
         self.shut_down.set(true);
         self.timer.borrow_mut().cancel();
         self.lifecycle.borrow_mut().take();

@@ -2,6 +2,7 @@
 //! from the outside world (a socket, HTTP, storage, one timer, a clock, page lifecycle) lives
 //! here behind small traits, so tests can swap the socket and HTTP for scripted ones.
 
+pub mod auth;
 pub mod clock;
 pub mod dom;
 pub mod driver;
@@ -11,6 +12,7 @@ pub mod lifecycle;
 pub mod page;
 pub mod socket;
 pub mod storage;
+pub mod tabs;
 pub mod timer;
 
 use std::rc::Rc;

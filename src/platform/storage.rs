@@ -50,6 +50,12 @@ impl Store {
         Self { backend: Backend::Memory(RefCell::default()), prefix: format!("threadline:{deployment_id}:"), problem: None }
     }
 
+    /// Whether values live in `localStorage`, shared with the other tabs of this origin (the
+    /// precondition for one connection per browser, `crate::tabs`).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Local(_))
+    }
+
     /// The current problem, if any.
     pub fn problem(&self) -> Option<StorageProblem> {
         self.problem

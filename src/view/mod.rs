@@ -5,7 +5,8 @@
 //! `unread-badge`, `messenger[data-state]`, `status[data-state]`, `welcome`, `expiry-banner`,
 //! `transcript`, `message[data-direction][data-author][data-status][data-id]`,
 //! `message-retry`, `notice`, `typing`, `composer`, `send`, `attach`, `emoji`, `start-new`,
-//! `retry`.
+//! `retry`; with sign-in: `account[data-state]`, `sign-in`, `sign-out`, `new-conversation`,
+//! `sign-in-again`.
 
 mod composer;
 mod markdown;
@@ -16,10 +17,10 @@ use std::time::Duration;
 
 use leptos::html;
 use leptos::prelude::*;
-use threadline_core::session::ConnectionState;
+use threadline_core::session::{CloseReason, ConnectionState};
 
 use crate::config::{Position, Theme};
-use crate::model::{status_key, status_text, Model};
+use crate::model::{status_key, status_text, Model, SIGN_IN_REQUIRED};
 use crate::platform::{clock, dom, driver::Driver};
 
 /// Everything components share, `Copy` so closures can capture it freely.
@@ -253,6 +254,7 @@ fn Panel(panel_ref: NodeRef<html::Section>, title: String) -> impl IntoView {
                     </svg>
                 </button>
             </header>
+            <Account />
             <ConnectionBar />
             {move || {
                 model
@@ -297,6 +299,22 @@ fn ConnectionBar() -> impl IntoView {
     let model = ctx.model;
     let strings = model.locale.strings();
     move || match model.state.get() {
+        ConnectionState::Error { code: SIGN_IN_REQUIRED, .. } if model.auth_enabled.get() => view! {
+            <div class="tl-connection tl-connection--sign-in">
+                <button
+                    type="button"
+                    class="tl-button"
+                    data-testid="sign-in-again"
+                    disabled=move || model.signing_in.get()
+                    on:click=move |_| ctx.with_driver(|driver| driver.request_sign_in())
+                >
+                    {strings.sign_in}
+                </button>
+            </div>
+        }
+        .into_any(),
+        // Signed out on purpose: the account row offers signing in again.
+        ConnectionState::Closed { reason: CloseReason::LoggedOut } => ().into_any(),
         ConnectionState::Offline | ConnectionState::Closed { .. } | ConnectionState::Error { .. } => view! {
             <div class="tl-connection tl-connection--offline">
                 <button
@@ -324,6 +342,69 @@ fn ConnectionBar() -> impl IntoView {
         }
         .into_any(),
         _ => ().into_any(),
+    }
+}
+
+/// Sign in / sign out, and "start new conversation" for a signed-in customer (shown only when
+/// the page configured sign-in).
+#[component]
+fn Account() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let model = ctx.model;
+    let strings = model.locale.strings();
+    move || {
+        if !model.auth_enabled.get() {
+            return ().into_any();
+        }
+        if model.signed_in.get() {
+            // In a read-only conversation the connection bar's `start-new` does this.
+            let can_start_new = matches!(model.state.get(), ConnectionState::Connected);
+            view! {
+                <div class="tl-account" data-testid="account" data-state="signed-in">
+                    {can_start_new
+                        .then(|| {
+                            view! {
+                                <button
+                                    type="button"
+                                    class="tl-link-button"
+                                    data-testid="new-conversation"
+                                    on:click=move |_| ctx.with_driver(|driver| driver.start_new_conversation())
+                                >
+                                    {strings.start_new}
+                                </button>
+                            }
+                        })}
+                    <button
+                        type="button"
+                        class="tl-link-button"
+                        data-testid="sign-out"
+                        on:click=move |_| ctx.with_driver(|driver| driver.sign_out())
+                    >
+                        {strings.sign_out}
+                    </button>
+                </div>
+            }
+            .into_any()
+        } else if matches!(model.state.get(), ConnectionState::Error { code: SIGN_IN_REQUIRED, .. }) {
+            // The connection bar's `sign-in-again` prompt offers it.
+            ().into_any()
+        } else {
+            let signing_in = model.signing_in.get();
+            view! {
+                <div class="tl-account" data-testid="account" data-state=if signing_in { "signing-in" } else { "signed-out" }>
+                    <button
+                        type="button"
+                        class="tl-link-button"
+                        data-testid="sign-in"
+                        disabled=signing_in
+                        on:click=move |_| ctx.with_driver(|driver| driver.request_sign_in())
+                    >
+                        {if signing_in { strings.signing_in } else { strings.sign_in }}
+                    </button>
+                </div>
+            }
+            .into_any()
+        }
     }
 }
 

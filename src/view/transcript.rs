@@ -9,7 +9,7 @@ use leptos::html;
 use leptos::prelude::*;
 use threadline_core::markdown::safe_href;
 use threadline_core::protocol::{Attachment, Card, CardActionType, Content, MediaType, MessageId};
-use threadline_core::session::{Author, DeliveryStatus, Direction, EntryKind, NoticeKind, TranscriptEntry};
+use threadline_core::session::{Author, DeliveryStatus, Direction, EntryKind, NoticeKind, OrderKey, TranscriptEntry};
 
 use super::markdown::render_markdown;
 use super::Ctx;
@@ -22,6 +22,60 @@ const GROUP_WINDOW_MS: u64 = 5 * 60 * 1000;
 const LOAD_OLDER_THRESHOLD_PX: i32 = 40;
 /// Within this distance of the bottom, new messages keep the view pinned to the bottom.
 const STICK_THRESHOLD_PX: i32 = 80;
+
+/// Transcripts up to this many rows render every row. Longer ones render only a window of rows
+/// around the viewport between two spacers, so opening and appending cost O(window), not O(rows).
+const FULL_RENDER_MAX_ROWS: usize = 200;
+/// Rows rendered while a long transcript is pinned to its newest message.
+const PINNED_WINDOW_ROWS: usize = 60;
+/// Rows rendered beyond each edge of the viewport, so a scroll shows real rows at once.
+const OVERSCAN_ROWS: usize = 20;
+/// The height guessed for rows not rendered yet, until rendered rows have been measured.
+const DEFAULT_ROW_HEIGHT_PX: f64 = 64.0;
+/// A new measurement replaces the estimate only when it differs by more than this fraction, so
+/// small differences between windows do not resize the spacers on every scroll.
+const ROW_HEIGHT_TOLERANCE: f64 = 0.05;
+
+/// Which rows of a long transcript are rendered.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Window {
+    /// The newest rows: the reader is at the bottom, and new rows slide the window along.
+    Newest,
+    /// `count` rows from the row ordered `first`: the reader scrolled up. Anchored by order key
+    /// (unique, and what rows are sorted by) so prepended history and appends leave it in place.
+    From { first: OrderKey, count: usize },
+}
+
+/// The rows `start..end` of `len` that are rendered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Slice {
+    start: usize,
+    end: usize,
+    len: usize,
+}
+
+impl Slice {
+    fn of(rows: &[Row], window: Window) -> Self {
+        let len = rows.len();
+        if len <= FULL_RENDER_MAX_ROWS {
+            return Self { start: 0, end: len, len };
+        }
+        let (start, count) = match window {
+            Window::Newest => (len - PINNED_WINDOW_ROWS, PINNED_WINDOW_ROWS),
+            Window::From { first, count } => {
+                let count = count.clamp(1, len);
+                // O(log n): rows are sorted by order key.
+                (rows.partition_point(|row| row.entry.order < first).min(len - count), count)
+            }
+        };
+        Self { start, end: start + count, len }
+    }
+
+    /// Only a window of the rows is rendered (spacers stand in for the rest).
+    fn windowed(self) -> bool {
+        self.len > FULL_RENDER_MAX_ROWS
+    }
+}
 
 /// Keys are cheap integers: `rev` is unique per row version, so equal keys mean equal rows
 /// and a 10,000-message transcript diffs without comparing or formatting any strings.
@@ -65,12 +119,26 @@ pub fn Transcript() -> impl IntoView {
     // Scroll height before an older page was requested, to keep the reader's place.
     let anchor_height = Rc::new(Cell::new(None::<i32>));
 
+    let window = RwSignal::new(Window::Newest);
+    // Estimated height of one rendered row (dividers and gaps included), refined by measuring.
+    let row_height = RwSignal::new(DEFAULT_ROW_HEIGHT_PX);
+    let above_ref = NodeRef::<html::Div>::new();
+    let below_ref = NodeRef::<html::Div>::new();
+    let slice = Memo::new(move |_| {
+        let window = window.get();
+        model.rows.with(|rows| Slice::of(rows, window))
+    });
+
     let items = Memo::new(move |_| {
+        let slice = slice.get();
         model.rows.with(|rows| {
-            let mut items = Vec::with_capacity(rows.len() + 4);
-            let mut last_day = None;
-            let mut previous: Option<&Row> = None;
-            for (index, row) in rows.iter().enumerate() {
+            let end = slice.end.min(rows.len());
+            let start = slice.start.min(end);
+            let mut items = Vec::with_capacity(end - start + 4);
+            // The row just above the window decides the first row's divider and grouping.
+            let mut previous: Option<&Row> = start.checked_sub(1).and_then(|index| rows.get(index));
+            let mut last_day = previous.map(|row| intl::day_number(entry_time(&row.entry)));
+            for (index, row) in rows.iter().enumerate().take(end).skip(start) {
                 let time = entry_time(&row.entry);
                 let day = intl::day_number(time);
                 let new_day = last_day != Some(day);
@@ -104,20 +172,34 @@ pub fn Transcript() -> impl IntoView {
             items.track();
             model.agent_typing.track();
             model.open.track();
+            let current = slice.get_untracked();
+            if !current.windowed() && window.get_untracked() != Window::Newest {
+                // A short transcript again (cleared, expired): a later long one starts at the bottom.
+                window.set(Window::Newest);
+            }
             let stick = stick_to_bottom.clone();
             let anchor = anchor_height.clone();
             set_timeout(
                 move || {
-                    let Some(element) = transcript_ref.get_untracked() else { return };
-                    let (_, height, _) = dom::scroll_metrics(&element);
-                    if let Some(before) = anchor.take() {
-                        if !model.loading_older.get_untracked() {
-                            dom::scroll_to(&element, (height - before).max(0));
-                        } else {
-                            anchor.set(Some(before));
+                    let resized = measure_row_height(above_ref, below_ref, current, row_height);
+                    let keep_place = move || {
+                        let Some(element) = transcript_ref.get_untracked() else { return };
+                        let (_, height, _) = dom::scroll_metrics(&element);
+                        if let Some(before) = anchor.take() {
+                            if !model.loading_older.get_untracked() {
+                                dom::scroll_to(&element, (height - before).max(0));
+                            } else {
+                                anchor.set(Some(before));
+                            }
+                        } else if stick.get() {
+                            dom::scroll_to(&element, height);
                         }
-                    } else if stick.get() {
-                        dom::scroll_to(&element, height);
+                    };
+                    if resized {
+                        // Let the spacers take their new height first.
+                        set_timeout(keep_place, Duration::ZERO);
+                    } else {
+                        keep_place();
                     }
                 },
                 Duration::ZERO,
@@ -131,7 +213,28 @@ pub fn Transcript() -> impl IntoView {
         move |_| {
             let Some(element) = transcript_ref.get_untracked() else { return };
             let (top, height, client) = dom::scroll_metrics(&element);
-            stick_to_bottom.set(height - top - client < STICK_THRESHOLD_PX);
+            let stick = height - top - client < STICK_THRESHOLD_PX;
+            stick_to_bottom.set(stick);
+            let current = slice.get_untracked();
+            if current.windowed() {
+                let from = |start: usize, count: usize| {
+                    model.rows.with_untracked(|rows| rows.get(start).map(|row| Window::From { first: row.entry.order, count }))
+                };
+                let next = if stick {
+                    Some(Window::Newest)
+                } else {
+                    match window_for_viewport(&element, above_ref, below_ref, current, row_height.get_untracked()) {
+                        Some((start, count)) => from(start, count),
+                        // Scrolled up from the bottom: stop sliding with new messages, so the
+                        // rows being read stay rendered.
+                        None if window.get_untracked() == Window::Newest => from(current.start, current.end - current.start),
+                        None => None,
+                    }
+                };
+                if let Some(next) = next.filter(|next| *next != window.get_untracked()) {
+                    window.set(next);
+                }
+            }
             if top < LOAD_OLDER_THRESHOLD_PX && model.older_available.get_untracked() && !model.loading_older.get_untracked() {
                 anchor_height.set(Some(height));
                 ctx.with_driver(|driver| driver.load_older());
@@ -155,6 +258,8 @@ pub fn Transcript() -> impl IntoView {
         <div
             class="tl-transcript"
             data-testid="transcript"
+            // Every entry of the transcript, rendered or not: a long one renders only a window.
+            data-rows=move || model.rows.with(Vec::len).to_string()
             role="log"
             aria-label=strings.title
             tabindex="0"
@@ -182,9 +287,36 @@ pub fn Transcript() -> impl IntoView {
                 }
             }}
             {welcome}
+            {move || {
+                slice.get().windowed().then(|| {
+                    view! {
+                        <div
+                            class="tl-spacer"
+                            aria-hidden="true"
+                            node_ref=above_ref
+                            style:height=move || spacer_px(slice.get().start, row_height.get())
+                        ></div>
+                    }
+                })
+            }}
             <For each=move || items.get() key=Item::key let:item>
                 {render_item(ctx, item)}
             </For>
+            {move || {
+                slice.get().windowed().then(|| {
+                    view! {
+                        <div
+                            class="tl-spacer"
+                            aria-hidden="true"
+                            node_ref=below_ref
+                            style:height=move || {
+                                let slice = slice.get();
+                                spacer_px(slice.len - slice.end, row_height.get())
+                            }
+                        ></div>
+                    }
+                })
+            }}
             {move || {
                 model.local_notice.get().map(|text| view! { <p class="tl-notice" data-testid="notice" role="note">{text}</p> })
             }}
@@ -202,6 +334,62 @@ pub fn Transcript() -> impl IntoView {
             }}
         </div>
     }
+}
+
+/// The CSS height standing in for `rows` unrendered rows.
+fn spacer_px(rows: usize, row_height: f64) -> String {
+    format!("{}px", (rows as f64 * row_height).round())
+}
+
+/// Refines the row height estimate from the rows rendered between the spacers. Returns whether
+/// the estimate changed (the spacers will resize).
+fn measure_row_height(above: NodeRef<html::Div>, below: NodeRef<html::Div>, slice: Slice, row_height: RwSignal<f64>) -> bool {
+    let (Some(above), Some(below)) = (above.get_untracked(), below.get_untracked()) else { return false };
+    let rows = slice.end.saturating_sub(slice.start);
+    let rendered = below.get_bounding_client_rect().top() - above.get_bounding_client_rect().bottom();
+    if rows == 0 || rendered <= 0.0 {
+        // Not laid out (closed panel, hidden tab): nothing to learn.
+        return false;
+    }
+    let measured = rendered / rows as f64;
+    let estimate = row_height.get_untracked();
+    if (measured - estimate).abs() <= estimate * ROW_HEIGHT_TOLERANCE {
+        return false;
+    }
+    row_height.set(measured);
+    true
+}
+
+/// The rows to render for the current viewport, as `(start, count)`, or `None` while the rendered
+/// rows still cover the viewport with half a screen to spare on each side.
+fn window_for_viewport(
+    transcript: &web_sys::Element,
+    above: NodeRef<html::Div>,
+    below: NodeRef<html::Div>,
+    slice: Slice,
+    row_height: f64,
+) -> Option<(usize, usize)> {
+    let (above, below) = (above.get_untracked()?, below.get_untracked()?);
+    let (top, _, client) = dom::scroll_metrics(transcript);
+    let (view_top, client) = (f64::from(top), f64::from(client));
+    // Content coordinates: client coordinates shifted by the scroll offset.
+    let origin = transcript.get_bounding_client_rect().top() - view_top;
+    let rendered_top = above.get_bounding_client_rect().bottom() - origin;
+    let rendered_bottom = below.get_bounding_client_rect().top() - origin;
+    let margin = client / 2.0;
+    let short_above = slice.start > 0 && view_top - margin < rendered_top;
+    let short_below = slice.end < slice.len && view_top + client + margin > rendered_bottom;
+    if !short_above && !short_below {
+        return None;
+    }
+    let row_height = row_height.max(1.0);
+    let first_visible = slice.start as f64 + (view_top - rendered_top) / row_height;
+    let last_row = slice.len.saturating_sub(1);
+    let first_visible = (first_visible.max(0.0) as usize).min(last_row);
+    let visible = (client / row_height).ceil() as usize + 1;
+    let start = first_visible.saturating_sub(OVERSCAN_ROWS);
+    let end = (first_visible + visible + OVERSCAN_ROWS).max(start + PINNED_WINDOW_ROWS).min(slice.len);
+    Some((start, end - start))
 }
 
 fn render_item(ctx: Ctx, item: Item) -> AnyView {
@@ -258,6 +446,9 @@ fn message_view(ctx: Ctx, entry: Arc<TranscriptEntry>, grouped: bool, last: bool
         DeliveryStatus::Sent => ("sent", strings.sent),
         DeliveryStatus::Failed { .. } => ("failed", strings.failed),
     };
+    // Queued (waiting for a connection, kept across reloads) keeps `data-status=sending` (the
+    // issue-6 contract) and is told apart by `data-queued` and its label.
+    let queued = matches!(entry.status, DeliveryStatus::Queued);
     let own = entry.author == Author::Customer;
     let name = entry.display_name.clone().unwrap_or_else(|| model.author_label(entry.author));
     let avatar = (!own && !grouped).then(|| {
@@ -312,10 +503,12 @@ fn message_view(ctx: Ctx, entry: Arc<TranscriptEntry>, grouped: bool, last: bool
             class="tl-message"
             class:tl-message--own=own
             class:tl-message--grouped=grouped
+            class:tl-message--queued=queued
             data-testid="message"
             data-direction=direction
             data-author=author
             data-status=status
+            data-queued=queued.then_some("true")
             data-id=entry_id(&entry)
         >
             {avatar}

@@ -312,8 +312,12 @@ impl Content {
 }
 
 /// Decodes `value[key]` as `T`; `None` if absent or of the wrong shape.
+///
+/// Decodes from an owned copy on purpose: every other decoder in this crate reads owned
+/// `Value`s (`serde_json::from_value`), so the payload types share that one monomorphized copy
+/// instead of adding a second one for `&Value` to the browser build.
 fn payload<T: for<'de> Deserialize<'de>>(value: &Value, key: &str) -> Option<T> {
-    value.get(key).and_then(|inner| T::deserialize(inner).ok())
+    value.get(key).and_then(|inner| serde_json::from_value(inner.clone()).ok())
 }
 
 impl Serialize for Content {

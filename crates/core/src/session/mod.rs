@@ -98,6 +98,7 @@ mod engine;
 mod entropy;
 mod expiry;
 mod outbox;
+mod stored;
 mod transcript;
 
 use std::collections::BTreeMap;
@@ -236,7 +237,8 @@ pub struct OutboxItem {
 }
 
 /// The message kinds a user can send.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// `Deserialize` is written by hand (stored.rs): same JSON, far less wasm than the derive.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum OutgoingMessage {
     /// Plain text.
@@ -608,7 +610,8 @@ pub enum DeliveryStatus {
 }
 
 /// Why a send failed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// `Deserialize` is written by hand (stored.rs): same JSON, far less wasm than the derive.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "reason", rename_all = "camelCase")]
 pub enum FailureReason {
     /// 4011: text too long.

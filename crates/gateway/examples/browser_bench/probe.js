@@ -152,7 +152,12 @@
     return wantElement !== null;
   };
   b.expectReconnect = () => { b.leftConnected = false; b.onlineAt = null; delete b.marks.reconnected; };
-  b.count = () => qa('[data-testid=message]').length;
+  // Entries in the transcript: a long one renders only a window of its messages, and says how
+  // many it holds in `data-rows`. Falls back to counting rendered messages.
+  b.count = () => {
+    const rows = Number((q('[data-testid=transcript]') || { getAttribute: () => null }).getAttribute('data-rows'));
+    return Math.max(Number.isFinite(rows) ? rows : 0, qa('[data-testid=message]').length);
+  };
   b.state = (id) => stateOf(id);
   b.wasmBytes = () => (b.wasm && b.wasm.memory && b.wasm.memory.buffer ? b.wasm.memory.buffer.byteLength : null);
 })();

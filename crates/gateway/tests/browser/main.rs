@@ -7,8 +7,11 @@
 mod harness;
 mod messenger;
 
+mod auth;
+mod embed;
 mod guest;
 mod people;
 mod rendering;
 mod resilience;
 mod smoke;
+mod tabs;
