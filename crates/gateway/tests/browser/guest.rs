@@ -32,10 +32,7 @@ async fn welcome_states_a_30_minute_session_lifetime() {
 #[tokio::test]
 async fn final_minutes_banner_then_expiry_collapses_clears_and_starts_over() {
     let env = Env::start().await;
-    let deployment = env.create_deployment(json!({ "guestSessionTtl": "30m" }));
-    env.open_page(&deployment).await;
-    env.open_messenger().await;
-    env.wait_status("connected", 10).await;
+    let deployment = env.open_connected(json!({ "guestSessionTtl": "30m" })).await;
     let said = format!("before expiry {}", nonce());
     env.send_and_confirm(&said).await;
     let old_token = env.wait_session_token(&deployment, 5).await;

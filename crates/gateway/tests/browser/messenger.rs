@@ -59,6 +59,16 @@ impl Env {
         self.wait_for("[data-testid=launcher]", 20).await;
     }
 
+    /// The common start of a story: a new deployment with `settings`, its page loaded, the
+    /// messenger open and connected. Returns the deployment id.
+    pub async fn open_connected(&self, settings: Value) -> String {
+        let deployment = self.create_deployment(settings);
+        self.open_page(&deployment).await;
+        self.open_messenger().await;
+        self.wait_status("connected", 10).await;
+        deployment
+    }
+
     /// `data-state` of the element with `testid` (`None` when absent).
     pub async fn state_of(&self, testid: &str) -> Option<String> {
         let script = format!(

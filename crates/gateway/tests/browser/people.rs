@@ -90,10 +90,7 @@ async fn arabic_locale_lays_the_messenger_out_right_to_left() {
 #[tokio::test]
 async fn agent_typing_live_announcement_and_unread_badge() {
     let env = Env::start().await;
-    let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d", "showAgentTypingIndicator": true }));
-    env.open_page(&deployment).await;
-    env.open_messenger().await;
-    env.wait_status("connected", 10).await;
+    let deployment = env.open_connected(json!({ "guestSessionTtl": "1d", "showAgentTypingIndicator": true })).await;
     let tag = nonce();
     let own = format!("my question {tag}");
     env.send_and_confirm(&own).await;

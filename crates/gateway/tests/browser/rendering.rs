@@ -29,10 +29,7 @@ return Array.from(document.querySelectorAll(`[data-testid=message][data-directio
 #[tokio::test]
 async fn agent_html_is_shown_as_text_and_never_runs() {
     let env = Env::start().await;
-    let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d" }));
-    env.open_page(&deployment).await;
-    env.open_messenger().await;
-    env.wait_status("connected", 10).await;
+    let deployment = env.open_connected(json!({ "guestSessionTtl": "1d" })).await;
     env.js(TRAP_ALERTS_JS).await;
 
     let hostile = "<img src=x onerror=alert(1)>";
@@ -63,10 +60,7 @@ async fn agent_html_is_shown_as_text_and_never_runs() {
 #[tokio::test]
 async fn markdown_renders_to_elements_with_safe_links_only() {
     let env = Env::start().await;
-    let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d", "markdown": true }));
-    env.open_page(&deployment).await;
-    env.open_messenger().await;
-    env.wait_status("connected", 10).await;
+    let deployment = env.open_connected(json!({ "guestSessionTtl": "1d", "markdown": true })).await;
     env.js(TRAP_ALERTS_JS).await;
 
     let token = env.wait_session_token(&deployment, 5).await;

@@ -9,10 +9,7 @@ use crate::messenger::{assert_shown_once_in_order, assert_unique_ids, nonce};
 #[tokio::test]
 async fn reload_resumes_the_same_conversation_without_duplicates() {
     let env = Env::start().await;
-    let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d" }));
-    env.open_page(&deployment).await;
-    env.open_messenger().await;
-    env.wait_status("connected", 10).await;
+    let deployment = env.open_connected(json!({ "guestSessionTtl": "1d" })).await;
 
     let tag = nonce();
     let texts: Vec<String> = ["alpha", "bravo", "charlie", "agent-delta"].iter().map(|t| format!("{t} {tag}")).collect();
@@ -65,10 +62,7 @@ async fn reload_resumes_the_same_conversation_without_duplicates() {
 #[tokio::test]
 async fn dropped_socket_reconnects_without_duplicates() {
     let env = Env::start().await;
-    let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d" }));
-    env.open_page(&deployment).await;
-    env.open_messenger().await;
-    env.wait_status("connected", 10).await;
+    let deployment = env.open_connected(json!({ "guestSessionTtl": "1d" })).await;
     env.record_status_history().await;
 
     let tag = nonce();
@@ -126,10 +120,7 @@ return off(c) || off(f) || !!c.closest('fieldset[disabled]');
 #[tokio::test]
 async fn agent_read_only_disconnect_then_start_new_conversation() {
     let env = Env::start().await;
-    let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d" }));
-    env.open_page(&deployment).await;
-    env.open_messenger().await;
-    env.wait_status("connected", 10).await;
+    let deployment = env.open_connected(json!({ "guestSessionTtl": "1d" })).await;
     assert_eq!(env.js(COMPOSER_DISABLED_JS).await, json!(false), "the composer is disabled while connected");
 
     let tag = nonce();
@@ -165,10 +156,7 @@ async fn agent_read_only_disconnect_then_start_new_conversation() {
 #[tokio::test]
 async fn second_tab_shares_the_conversation_without_duplicates() {
     let env = Env::start().await;
-    let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d" }));
-    env.open_page(&deployment).await;
-    env.open_messenger().await;
-    env.wait_status("connected", 10).await;
+    let deployment = env.open_connected(json!({ "guestSessionTtl": "1d" })).await;
     let tag = nonce();
     let from_first = format!("from the first tab {tag}");
     env.send_and_confirm(&from_first).await;

@@ -86,10 +86,7 @@ impl Env {
 #[tokio::test]
 async fn three_tabs_share_one_connection_and_one_unread_count() {
     let env = Env::start().await;
-    let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d" }));
-    env.open_page(&deployment).await;
-    env.open_messenger().await;
-    env.wait_status("connected", 10).await;
+    let deployment = env.open_connected(json!({ "guestSessionTtl": "1d" })).await;
     let tag = nonce();
     let own = format!("first tab says hi {tag}");
     env.send_and_confirm(&own).await;
@@ -153,10 +150,7 @@ async fn three_tabs_share_one_connection_and_one_unread_count() {
 #[tokio::test]
 async fn closing_the_leader_tab_hands_the_connection_over_within_a_second() {
     let env = Env::start().await;
-    let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d" }));
-    env.open_page(&deployment).await;
-    env.open_messenger().await;
-    env.wait_status("connected", 10).await;
+    let deployment = env.open_connected(json!({ "guestSessionTtl": "1d" })).await;
     let tag = nonce();
     let before = format!("before the handover {tag}");
     env.send_and_confirm(&before).await;
@@ -231,10 +225,7 @@ async fn closing_the_leader_tab_hands_the_connection_over_within_a_second() {
 #[tokio::test]
 async fn a_message_queued_offline_survives_a_reload_and_is_sent_once() {
     let env = Env::start().await;
-    let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d" }));
-    env.open_page(&deployment).await;
-    env.open_messenger().await;
-    env.wait_status("connected", 10).await;
+    let deployment = env.open_connected(json!({ "guestSessionTtl": "1d" })).await;
     let tag = nonce();
     let online = format!("sent while online {tag}");
     env.send_and_confirm(&online).await;
