@@ -94,6 +94,11 @@ impl HostEvents {
 
     fn state_changed(&mut self, state: &ConnectionState, out: &mut Vec<HostEvent>) {
         let name = state_name(state);
+        // A follower tab's snapshot repeats the state it already shows: no change to report.
+        let detailed = matches!(state, ConnectionState::Reconnecting { .. } | ConnectionState::Closed { .. } | ConnectionState::Error { .. });
+        if self.state == Some(name) && !detailed {
+            return;
+        }
         let mut data = json!({ "state": name, "previous": self.state });
         if let Value::Object(fields) = &mut data {
             match state {
@@ -195,6 +200,11 @@ pub enum HostCommand {
     SetAttributes(BTreeMap<String, String>),
     /// `Locale.set` `{ locale }`
     SetLocale(Locale),
+    /// `Auth.signIn`: the built-in redirect to the identity provider, or the host page's
+    /// `auth.getTokens` provider.
+    SignIn,
+    /// `Auth.signOut`
+    SignOut,
 }
 
 impl HostCommand {
@@ -230,6 +240,8 @@ impl HostCommand {
                 }
                 Self::SetLocale(locale)
             }
+            "Auth.signIn" => Self::SignIn,
+            "Auth.signOut" => Self::SignOut,
             _ => return Err(format!("Threadline: unknown command {name:?}")),
         })
     }
@@ -325,6 +337,24 @@ fn watch(messenger: &Messenger, emit: &Emitter) -> Owner {
                 sink.send(HostEvent::new(if open { "Messenger.opened" } else { "Messenger.closed" }, json!({})));
             }
         });
+        // Sign-in: a change of `signed_in`, or an attempt that ended without it.
+        let reported_signed_in = Cell::new(model.signed_in.get_untracked());
+        let sink = emit.clone();
+        Effect::new(move |_| {
+            let signed_in = model.signed_in.get();
+            if reported_signed_in.replace(signed_in) != signed_in {
+                sink.send(HostEvent::new(if signed_in { "Auth.signedIn" } else { "Auth.signedOut" }, json!({})));
+            }
+        });
+        let was_signing_in = Cell::new(model.signing_in.get_untracked());
+        let sink = emit.clone();
+        Effect::new(move |_| {
+            let signing_in = model.signing_in.get();
+            if was_signing_in.replace(signing_in) && !signing_in && !model.signed_in.get_untracked() {
+                let message = model.alert.get_untracked().unwrap_or_default();
+                sink.send(HostEvent::new("Auth.authError", json!({ "message": message })));
+            }
+        });
         let reported_unread = Cell::new(model.unread.get_untracked());
         let sink = emit.clone();
         Effect::new(move |_| {
@@ -359,6 +389,7 @@ pub fn threadline_boot(parent: web_sys::HtmlElement, settings: JsValue, emit: js
     if EMBEDDED.with(|slot| slot.borrow().is_some()) {
         return Err(JsError::new("Threadline: the messenger is already running"));
     }
+    crate::platform::auth::set_host_token_provider(token_provider(&settings));
     let raw: RawConfig = serde_wasm_bindgen::from_value(settings).map_err(|error| JsError::new(&format!("Threadline: unusable settings ({error})")))?;
     let origin = web_sys::window().and_then(|window| window.location().origin().ok()).unwrap_or_default();
     let mut app = AppConfig::with_server(origin);
@@ -385,6 +416,12 @@ pub fn threadline_boot(parent: web_sys::HtmlElement, settings: JsValue, emit: js
     Ok(())
 }
 
+/// `settings.auth.getTokens`, when the host page gave a function.
+fn token_provider(settings: &JsValue) -> Option<js_sys::Function> {
+    let auth = js_sys::Reflect::get(settings, &JsValue::from_str("auth")).ok().filter(JsValue::is_object)?;
+    js_sys::Reflect::get(&auth, &JsValue::from_str("getTokens")).ok()?.dyn_into().ok()
+}
+
 /// Called by the loader for `Threadline('command', name, options)`: resolves with the result
 /// (see `www/threadline.d.ts`) or rejects with an `Error` saying what was wrong.
 #[wasm_bindgen]
@@ -409,9 +446,6 @@ fn run(name: &str, command: HostCommand) -> Result<Value, String> {
         .with(|slot| slot.borrow().as_ref().map(|embedded| embedded.messenger.driver().clone()))
         .ok_or_else(|| format!("Threadline: {name}: the messenger is not ready yet"))?;
     let failed = |error: CommandError| format!("Threadline: {name}: {error}");
-    // `run_command` reaches this tab's engine only; it answers `None` when another tab holds
-    // the connection (or while tabs are still choosing) or after shutdown.
-    let elsewhere = || format!("Threadline: {name}: not available while another tab holds the connection; try again from that tab or later");
     match command {
         HostCommand::Open => {
             driver.open_panel();
@@ -444,8 +478,10 @@ fn run(name: &str, command: HostCommand) -> Result<Value, String> {
             let key = driver.send_text(text).map_err(failed)?;
             Ok(json!({ "id": key.as_str() }))
         }
+        // Both go to the leader tab when another tab holds the connection; its engine decides
+        // there, and a refusal shows as an alert in that tab.
         HostCommand::ClearConversation => {
-            driver.run_command(|session, now| session.clear_conversation(now)).ok_or_else(elsewhere)?.map_err(failed)?;
+            driver.clear_conversation().map_err(failed)?;
             Ok(Value::Null)
         }
         HostCommand::StartNewConversation => {
@@ -458,15 +494,31 @@ fn run(name: &str, command: HostCommand) -> Result<Value, String> {
             Ok(Value::Null)
         }
         HostCommand::SetAttributes(attributes) => {
-            let merged = driver
-                .run_command(move |session, now| {
-                    let mut merged = session.custom_attributes().clone();
-                    merged.extend(attributes);
-                    session.set_custom_attributes(merged.clone(), now).map(|()| merged)
-                })
-                .ok_or_else(elsewhere)?
-                .map_err(failed)?;
+            // `null`: sent to the tab holding the connection, which knows the merged set.
+            let merged = driver.set_custom_attributes(attributes).map_err(failed)?;
             Ok(json!({ "customAttributes": merged }))
+        }
+        HostCommand::SignIn => {
+            let model = driver.model();
+            if !model.auth_enabled.get_untracked() {
+                return Err(not_configured(name));
+            }
+            if model.signed_in.get_untracked() {
+                return Ok(json!({ "signedIn": true }));
+            }
+            // The redirect leaves the page; a provider answers later (`Auth.signedIn`).
+            driver.request_sign_in();
+            Ok(json!({ "signedIn": false }))
+        }
+        HostCommand::SignOut => {
+            let model = driver.model();
+            if !model.auth_enabled.get_untracked() {
+                return Err(not_configured(name));
+            }
+            if model.signed_in.get_untracked() {
+                driver.sign_out();
+            }
+            Ok(json!({ "signedIn": false }))
         }
         HostCommand::SetLocale(locale) => {
             // Remounting drops the messenger: hold no handle on its driver meanwhile.
@@ -474,6 +526,10 @@ fn run(name: &str, command: HostCommand) -> Result<Value, String> {
             set_locale(locale)
         }
     }
+}
+
+fn not_configured(name: &str) -> String {
+    format!("Threadline: {name}: sign-in is not configured (set `auth` in Threadline('init') or data-auth, and enable auth on the deployment)")
 }
 
 /// The UI's strings are fixed at mount, so a new language means a new mount; the stored token
@@ -571,6 +627,22 @@ mod tests {
         assert_eq!(names(&still_lost), ["Connection.stateChanged"]);
         let back = events.translate(&Event::StateChanged(ConnectionState::Connected));
         assert_eq!(names(&back), ["Connection.stateChanged", "Connection.reconnected"]);
+    }
+
+    #[test]
+    fn a_repeated_state_is_not_a_change() {
+        let mut events = HostEvents::default();
+        assert_eq!(names(&events.translate(&Event::StateChanged(ConnectionState::Connected))), ["Connection.stateChanged"]);
+        assert!(events.translate(&Event::StateChanged(ConnectionState::Connected)).is_empty(), "a follower's second snapshot");
+        let first = events.translate(&Event::StateChanged(ConnectionState::Reconnecting { attempt: 1, next_attempt_at: None }));
+        let second = events.translate(&Event::StateChanged(ConnectionState::Reconnecting { attempt: 2, next_attempt_at: None }));
+        assert_eq!((first.len(), second[0].data["attempt"].clone()), (2, json!(2)), "each attempt is reported");
+    }
+
+    #[test]
+    fn auth_commands_parse() {
+        assert_eq!(HostCommand::parse("Auth.signIn", &Value::Null), Ok(HostCommand::SignIn));
+        assert_eq!(HostCommand::parse("Auth.signOut", &json!({})), Ok(HostCommand::SignOut));
     }
 
     #[test]

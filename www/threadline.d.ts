@@ -1,7 +1,7 @@
 // Type definitions for the Threadline host-page API (window.Threadline, alias window.Genesys),
 // served at /threadline.d.ts next to the loader /threadline.js.
 //
-//   Threadline('init', { deploymentId, server, locale, theme, position })
+//   Threadline('init', { deploymentId, server, locale, theme, position, auth })
 //   Threadline('command', name, options?) -> Promise
 //   Threadline('subscribe', name, callback) -> unsubscribe function
 //
@@ -22,6 +22,24 @@ export interface ThreadlineSettings {
   primaryColor?: string;
   /** Header title. */
   title?: string;
+  /** Sign-in for customers (the deployment must enable auth): `true`, or settings; with
+   *  `getTokens` the host page signs the customer in, else the built-in redirect flow runs. */
+  auth?: boolean | ThreadlineAuthSettings;
+}
+
+export interface ThreadlineAuthSettings {
+  authorizeUrl?: string;
+  clientId?: string;
+  redirectUri?: string;
+  /** `false` turns sign-in off. */
+  enabled?: boolean;
+  /** The host page's provider: the customer's tokens, or `null` when not signed in. */
+  getTokens?: () => ThreadlineTokens | null | Promise<ThreadlineTokens | null>;
+}
+
+export interface ThreadlineTokens {
+  jwt: string;
+  refreshToken?: string;
 }
 
 /** Connection states of `Connection.stateChanged`. */
@@ -76,6 +94,10 @@ export interface ThreadlineEvents {
   /** The link is back after `Connection.disconnected`. */
   'Connection.reconnected': {};
   'Connection.stateChanged': ThreadlineStateChange;
+  'Auth.signedIn': {};
+  'Auth.signedOut': {};
+  /** A sign-in attempt ended without a signed-in customer (`message`: what the UI shows). */
+  'Auth.authError': { message: string };
 }
 
 export type ThreadlineEventName = keyof ThreadlineEvents;
@@ -93,15 +115,19 @@ export interface ThreadlineCommands {
   'Messenger.toggle': [options: {} | undefined, result: { open: boolean }];
   /** Connects when needed; resolves once the message is accepted (queued while offline). */
   'MessagingService.sendMessage': [options: { message: string }, result: { id: string }];
-  /** The deployment must enable clearing. */
+  /** The deployment must enable clearing. Works from every tab (the one holding the connection decides). */
   'MessagingService.clearConversation': [options: {} | undefined, result: null];
   /** Only from a conversation the agent ended (read-only), unless signed in. */
   'MessagingService.startNewConversation': [options: {} | undefined, result: null];
   /** Merged into the attributes sent with the next message. Values: string, number, boolean. */
   'Database.set': [
     options: { messaging: { customAttributes: Record<string, string | number | boolean> } },
-    result: { customAttributes: Record<string, string> },
+    /** `null` in a tab that passed the attributes on to the tab holding the connection. */
+    result: { customAttributes: Record<string, string> | null },
   ];
+  /** Starts the sign-in (redirect or `auth.getTokens`); `Auth.signedIn` follows. Needs `auth`. */
+  'Auth.signIn': [options: {} | undefined, result: { signedIn: boolean }];
+  'Auth.signOut': [options: {} | undefined, result: { signedIn: false }];
   'Launcher.show': [options: {} | undefined, result: undefined];
   'Launcher.hide': [options: {} | undefined, result: undefined];
   /** Re-renders the messenger in `en`, `fr` or `ar`; the conversation continues. */
@@ -147,5 +173,8 @@ declare global {
     'threadline:Connection.disconnected': CustomEvent<ThreadlineEvents['Connection.disconnected']>;
     'threadline:Connection.reconnected': CustomEvent<ThreadlineEvents['Connection.reconnected']>;
     'threadline:Connection.stateChanged': CustomEvent<ThreadlineEvents['Connection.stateChanged']>;
+    'threadline:Auth.signedIn': CustomEvent<ThreadlineEvents['Auth.signedIn']>;
+    'threadline:Auth.signedOut': CustomEvent<ThreadlineEvents['Auth.signedOut']>;
+    'threadline:Auth.authError': CustomEvent<ThreadlineEvents['Auth.authError']>;
   }
 }

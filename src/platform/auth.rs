@@ -122,8 +122,23 @@ fn random_bytes<const N: usize>() -> Option<[u8; N]> {
     Some(bytes)
 }
 
-/// The host page's `window.ThreadlineConfig.auth.getTokens`, if it is a function.
+thread_local! {
+    /// `auth.getTokens` handed over by the embed loader (`Threadline('init', { auth })`).
+    static HOST_PROVIDER: RefCell<Option<js_sys::Function>> = const { RefCell::new(None) };
+}
+
+/// Sets the token provider of an embedded messenger (its settings never reach
+/// `window.ThreadlineConfig`); it wins over `window.ThreadlineConfig.auth.getTokens`.
+pub fn set_host_token_provider(provider: Option<js_sys::Function>) {
+    HOST_PROVIDER.with(|slot| *slot.borrow_mut() = provider);
+}
+
+/// The embed's provider, else the host page's `window.ThreadlineConfig.auth.getTokens`, if it
+/// is a function.
 fn token_provider() -> Option<js_sys::Function> {
+    if let Some(provider) = HOST_PROVIDER.with(|slot| slot.borrow().clone()) {
+        return Some(provider);
+    }
     let window = web_sys::window()?;
     let config = js_sys::Reflect::get(&window, &JsValue::from_str("ThreadlineConfig")).ok()?;
     let auth = js_sys::Reflect::get(&config, &JsValue::from_str("auth")).ok()?;

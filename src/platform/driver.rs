@@ -727,8 +727,14 @@ impl Driver {
                 self.follow();
                 if to.is_none_or(|to| to == me) {
                     let now = clock::now();
+                    let observer = self.observer.borrow().clone();
                     for event in &snapshot.events {
                         self.model.apply(&event.0, now);
+                        // The observer learns the state and the history a snapshot brings; its
+                        // other events describe the past (a session started earlier), not news.
+                        if let Some(observer) = observer.as_ref().filter(|_| matches!(event.0, Event::StateChanged(_) | Event::TranscriptReset(_))) {
+                            observer(&event.0);
+                        }
                     }
                     if !self.model.open.get_untracked() {
                         self.model.unread.set(snapshot.unread);

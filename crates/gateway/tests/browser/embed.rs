@@ -61,6 +61,11 @@ impl Env {
     /// stub, `extra` early calls, then the async loader with `data-deployment-id`.
     async fn embed_on_blank(&self, deployment: &str, extra: &str) {
         self.client.goto(&format!("{}/demo/blank.html", self.base)).await.expect("open the blank host page");
+        self.install_snippet(deployment, extra).await;
+    }
+
+    /// Installs the snippet on the current page (as a host page does on every load).
+    async fn install_snippet(&self, deployment: &str, extra: &str) {
         self.js(&format!(
             "{STUB}\n{extra}\nconst s = document.createElement('script'); s.async = true; s.src = '/threadline.js'; \
              s.setAttribute('data-deployment-id', '{deployment}'); document.head.appendChild(s); return true;"
@@ -405,4 +410,113 @@ fn the_loader_is_at_most_2_5_kb_gzip() {
     let size = stamped_loader_gzip_size();
     println!("loader /threadline.js: {size} B gzip -9 (budget {LOADER_GZIP_BUDGET} B)");
     assert!(size <= LOADER_GZIP_BUDGET, "the loader is {size} B gzip, over the {LOADER_GZIP_BUDGET} B budget");
+}
+
+/// Whether the demo page (`demo.js` subscribes to every event from the start) saw `event`
+/// with `data` meeting the JS condition `matching` (on `d`, the event data).
+fn demo_saw(event: &str, matching: &str) -> String {
+    format!("window.threadlineDemo.events.some(e => e.event === '{event}' && (d => {matching})(e.data))")
+}
+
+/// Issue 5 §2 in the JS API: `Auth.signIn` starts the built-in redirect flow of an embedded
+/// messenger (`auth` in `Threadline('init')`), the return signs the customer in with
+/// `Auth.signedIn`, and `Auth.signOut` ends it with `Auth.signedOut`. Without `auth`, both refuse.
+#[tokio::test]
+async fn auth_sign_in_and_out_through_the_js_api() {
+    let env = Env::start().await;
+    let deployment = env.create_deployment(json!({ "name": "Embedded shop", "auth": { "enabled": true } }));
+    let events = "window.__auth = [];
+        ['Auth.signedIn', 'Auth.signedOut', 'Auth.authError'].forEach(n => Threadline('subscribe', n, e => __auth.push(e.event)));";
+
+    env.embed_on_blank(&deployment, events).await;
+    env.wait_ready(30).await;
+    let refused = env.command("Auth.signIn", json!({})).await;
+    assert!(refused["error"].as_str().is_some_and(|m| m.contains("sign-in is not configured")), "{refused}");
+
+    let with_auth = format!("Threadline('init', {{ auth: true }});\n{events}");
+    env.embed_on_blank(&deployment, &with_auth).await;
+    env.wait_ready(30).await;
+    // Not awaited: the redirect leaves the page.
+    env.js("Threadline('command', 'Auth.signIn'); return true;").await;
+    let select = env.wait_for("select[data-testid=login-user]", 15).await;
+    select.select_by_value("alice").await.expect("choose the demo user");
+    env.wait_for("button[data-testid=login-submit]", 5).await.click().await.expect("submit the IdP form");
+
+    // Back on the host page, whose snippet runs again: the code is exchanged and the customer
+    // is signed in.
+    env.wait_until("back on the host page", "location.pathname.endsWith('/demo/blank.html')", 20).await;
+    env.install_snippet(&deployment, &with_auth).await;
+    if !env.eventually("window.__auth.includes('Auth.signedIn')", 30).await {
+        let seen = env.js("return [location.href, window.__auth];").await;
+        panic!("no Auth.signedIn within 30 s; page and events: {seen:#}; sessions: {:#?}", env.sessions(&deployment));
+    }
+    let url = env.js("return location.search;").await;
+    assert!(!url.as_str().unwrap_or_default().contains("code="), "the code stayed in the URL: {url}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !env.sessions(&deployment).iter().any(|s| s["authenticated"] == json!(true) && s["user"]["sub"] == json!("alice")) {
+        assert!(Instant::now() < deadline, "no session signed in as alice: {:#?}", env.sessions(&deployment));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(env.command("Auth.signIn", json!({})).await, json!({ "ok": { "signedIn": true } }), "already signed in");
+
+    assert_eq!(env.command("Auth.signOut", json!({})).await, json!({ "ok": { "signedIn": false } }));
+    env.wait_until("Auth.signedOut", "window.__auth.includes('Auth.signedOut')", 10).await;
+    assert!(!env.js("return window.__auth;").await.as_array().unwrap().contains(&json!("Auth.authError")));
+    let storage = env.js("return Object.keys(sessionStorage).filter(k => k.includes('refreshToken'));").await;
+    assert_eq!(storage, json!([]), "the refresh token outlived sign-out");
+    env.finish().await;
+}
+
+/// A tab that only mirrors the connection (a follower) hears the host events too, and its
+/// `Database.set` and `MessagingService.clearConversation` reach the tab holding the connection.
+#[tokio::test]
+async fn a_follower_tab_hears_events_and_its_commands_reach_the_leader() {
+    let env = Env::start().await;
+    let deployment = env.create_deployment(json!({ "guestSessionTtl": "30m" }));
+    let page = format!("{}/demo/?deploymentId={deployment}", env.base);
+    env.client.goto(&page).await.expect("open the demo page");
+    env.wait_ready(30).await;
+    let sent = env.command("MessagingService.sendMessage", json!({ "message": format!("from the leader {}", nonce()) })).await;
+    assert!(sent["ok"]["id"].is_string(), "{sent}");
+    let token = env.wait_session_token(&deployment, 15).await;
+    let leader = env.client.window().await.expect("the first tab");
+
+    let follower = env.client.new_window(true).await.expect("open a tab").handle;
+    env.client.switch_to_window(follower.clone()).await.expect("switch to the second tab");
+    env.client.goto(&page).await.expect("open the demo page in the second tab");
+    env.wait_ready(30).await;
+    // The leader's snapshot tells the follower's page the state it mirrors.
+    env.wait_until("the follower is connected", &demo_saw("Connection.stateChanged", "d.state === 'connected'"), 15).await;
+    env.js(
+        "window.__got = []; window.__closed = [];
+         Threadline('subscribe', 'MessagingService.messagesReceived', e => __got.push(...e.data.messages));
+         Threadline('subscribe', 'Conversations.closed', e => __closed.push(e.data.reason));
+         return true;",
+    )
+    .await;
+
+    let reply = format!("agent reply {}", nonce());
+    env.agent_says(&token, &deployment, &reply);
+    env.wait_until("the reply announced in the follower", &format!("window.__got.some(m => m.text === {})", json!(reply)), 15).await;
+    assert_eq!(env.js("return window.__got.length;").await, json!(1), "the snapshot's history is not news");
+
+    let passed_on = env.command("Database.set", json!({ "messaging": { "customAttributes": { "plan": "gold" } } })).await;
+    assert_eq!(passed_on, json!({ "ok": { "customAttributes": null } }));
+    env.client.switch_to_window(leader.clone()).await.expect("back to the leader");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let merged = env.command("Database.set", json!({ "customAttributes": {} })).await;
+        if merged["ok"]["customAttributes"]["plan"] == json!("gold") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the follower's attributes did not reach the leader: {merged}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    env.client.switch_to_window(follower).await.expect("back to the follower");
+    assert_eq!(env.command("MessagingService.clearConversation", json!({})).await, json!({ "ok": null }));
+    env.wait_until("Conversations.closed in the follower", "window.__closed.includes('cleared')", 15).await;
+    env.client.switch_to_window(leader).await.expect("back to the leader");
+    env.wait_until("Conversations.closed in the leader", &demo_saw("Conversations.closed", "d.reason === 'cleared'"), 10).await;
+    env.finish().await;
 }
