@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::error::{json_kind, DecodeError};
+use super::error::{json_kind, parse_bounded, DecodeError};
 use super::ids::{AttachmentId, DeploymentId, MessageId, SessionToken, TracingId};
 use super::message::{
     ButtonResponse, ButtonResponseType, Channel, Event, Message, MessageType, PresenceType,
@@ -331,15 +331,7 @@ impl ClientAction {
     /// parameter, e.g. `token` or `message.type`), or [`DecodeError::InvalidField`].
     /// Unknown keys are ignored.
     pub fn from_json(text: &str) -> Result<Self, DecodeError> {
-        if text.len() > MAX_FRAME_BYTES {
-            return Err(DecodeError::TooLarge {
-                size: text.len(),
-                limit: MAX_FRAME_BYTES,
-            });
-        }
-        let value: Value = serde_json::from_str(text)
-            .map_err(|error| DecodeError::MalformedJson(error.to_string()))?;
-        Self::from_value(value)
+        Self::from_value(parse_bounded(text, MAX_FRAME_BYTES)?)
     }
 
     /// Decodes one client frame from an already parsed JSON value (see [`ClientAction::from_json`]).

@@ -228,6 +228,18 @@ impl DecodeError {
     }
 }
 
+/// Parses `text` as JSON after refusing input over `limit` bytes, so an oversized frame or body
+/// never reaches the parser.
+pub(crate) fn parse_bounded(text: &str, limit: usize) -> Result<serde_json::Value, DecodeError> {
+    if text.len() > limit {
+        return Err(DecodeError::TooLarge {
+            size: text.len(),
+            limit,
+        });
+    }
+    serde_json::from_str(text).map_err(|error| DecodeError::MalformedJson(error.to_string()))
+}
+
 /// The JSON kind of a value, for error messages.
 pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
     match value {

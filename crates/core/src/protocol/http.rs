@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::error::{json_kind, DecodeError};
+use super::error::{json_kind, parse_bounded, DecodeError};
 use super::ids::DeploymentId;
 use super::lenient::null_as_default;
 use super::message::Message;
@@ -16,14 +16,7 @@ pub(crate) fn decode_body<T: for<'de> Deserialize<'de>>(
     text: &str,
     what: &str,
 ) -> Result<T, DecodeError> {
-    if text.len() > MAX_HTTP_BODY_BYTES {
-        return Err(DecodeError::TooLarge {
-            size: text.len(),
-            limit: MAX_HTTP_BODY_BYTES,
-        });
-    }
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|error| DecodeError::MalformedJson(error.to_string()))?;
+    let value = parse_bounded(text, MAX_HTTP_BODY_BYTES)?;
     if !value.is_object() {
         return Err(DecodeError::NotAnObject {
             found: json_kind(&value),

@@ -10,7 +10,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::error::{
-    is_auth_failure_text, is_clear_conversation_failure_text, json_kind, DecodeError, ErrorCode,
+    is_auth_failure_text, is_clear_conversation_failure_text, json_kind, parse_bounded, DecodeError,
+    ErrorCode,
 };
 use super::ids::{AttachmentId, TracingId};
 use super::lenient::{null_as_default, opt_u64, value_as_u64};
@@ -226,15 +227,7 @@ impl ServerFrame {
     /// non-string `class`, a non-numeric `code`, or a known class whose required fields are
     /// missing or mistyped. Unknown classes, keys, content, events and enum values are tolerated.
     pub fn from_json(text: &str) -> Result<Self, DecodeError> {
-        if text.len() > MAX_FRAME_BYTES {
-            return Err(DecodeError::TooLarge {
-                size: text.len(),
-                limit: MAX_FRAME_BYTES,
-            });
-        }
-        let value: Value = serde_json::from_str(text)
-            .map_err(|error| DecodeError::MalformedJson(error.to_string()))?;
-        Self::from_value(value)
+        Self::from_value(parse_bounded(text, MAX_FRAME_BYTES)?)
     }
 
     /// Decodes one server frame from an already parsed JSON value (see [`ServerFrame::from_json`]).
