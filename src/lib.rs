@@ -166,21 +166,7 @@ pub fn start() {
         &endpoints.config_url(),
         None,
         Box::new(move |result| {
-            let deployment = match result {
-                Ok(response) if (200..300).contains(&response.status) => DeploymentConfig::from_json(&response.body)
-                    .unwrap_or_else(|error| {
-                        web_sys::console::warn_1(&format!("Threadline: config.json ignored (server sent an unusable document): {error}").into());
-                        DeploymentConfig::default()
-                    }),
-                Ok(response) => {
-                    web_sys::console::warn_1(&format!("Threadline: config.json answered HTTP {}; using defaults", response.status).into());
-                    DeploymentConfig::default()
-                }
-                Err(error) => {
-                    web_sys::console::warn_1(&format!("Threadline: config.json unavailable ({error}); using defaults").into());
-                    DeploymentConfig::default()
-                }
-            };
+            let deployment = deployment_or_default(result);
             let Some(parent) = platform::page::mount_point() else {
                 web_sys::console::error_1(&"Threadline: no document body to mount into".into());
                 return;
