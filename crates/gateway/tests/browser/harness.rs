@@ -42,18 +42,7 @@ impl Env {
         std::fs::create_dir_all(&data_dir).expect("create data dir");
 
         let port = free_port();
-        let log = std::fs::File::create(data_dir.join("gateway.log")).expect("gateway log");
-        let mut gateway = Command::new(env!("CARGO_BIN_EXE_threadline-gateway"))
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--data"])
-            .arg(&data_dir)
-            .arg("--static")
-            .arg(&dist)
-            .arg("--dev")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn threadline-gateway");
-        wait_for_port(port, &mut gateway, &data_dir.join("gateway.log"));
+        let gateway = spawn_gateway(port, &data_dir, &dist);
 
         let cd_port = free_port();
         let mut chromedriver = Command::new("chromedriver")
@@ -93,9 +82,24 @@ impl Env {
         }
     }
 
+    /// Kills the gateway with SIGKILL (a crash: no close frames, no flush) and starts it again
+    /// on the same port with the same data dir, returning once it listens. Blocks the thread
+    /// (call it through `tokio::task::block_in_place` on a multi-threaded runtime).
+    pub fn restart_gateway(&mut self) {
+        let _ = self.gateway.kill();
+        let _ = self.gateway.wait();
+        let port = self.gateway_addr().rsplit(':').next().and_then(|p| p.parse().ok()).expect("gateway port");
+        self.gateway = spawn_gateway(port, &self.data_dir, &dist_dir());
+    }
+
     /// A path for a scratch file that is deleted with the test's data dir.
     pub fn scratch_path(&self, name: &str) -> PathBuf {
         self.data_dir.join(name)
+    }
+
+    /// chromedriver's `host:port` (for vendor commands such as `goog/cdp/execute`).
+    pub fn chromedriver_addr(&self) -> &str {
+        &self.chromedriver_addr
     }
 
     /// The gateway's `host:port`.
@@ -183,6 +187,25 @@ impl Drop for Env {
         let _ = self.chromedriver.wait();
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
+}
+
+/// Starts the gateway (`--dev`, serving `dist`) on `port` and waits until it listens. Its
+/// stderr is appended to `data_dir/gateway.log` (a restart keeps the earlier log).
+fn spawn_gateway(port: u16, data_dir: &Path, dist: &Path) -> Child {
+    let log_path = data_dir.join("gateway.log");
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).expect("gateway log");
+    let mut gateway = Command::new(env!("CARGO_BIN_EXE_threadline-gateway"))
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(data_dir)
+        .arg("--static")
+        .arg(dist)
+        .arg("--dev")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn threadline-gateway");
+    wait_for_port(port, &mut gateway, &log_path);
+    gateway
 }
 
 /// The release client build the gateway serves; set by scripts/test.sh.

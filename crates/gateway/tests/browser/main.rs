@@ -8,6 +8,8 @@ mod harness;
 mod messenger;
 
 mod auth;
+mod chaos;
+mod chaos_proxy;
 mod embed;
 mod guest;
 mod people;
