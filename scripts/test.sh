@@ -4,8 +4,9 @@
 # serving the release build), and the wasm-bindgen browser tests. Exits non-zero on any failure.
 #
 #   scripts/test.sh          everything (what .ci/run calls)
-#   scripts/test.sh --long   also the long-running checks: 20,000 property-test cases and
-#                            60 s of cargo-fuzz per target (scripts/fuzz.sh; needs nightly)
+#   scripts/test.sh --long   also the long-running checks: 20,000 property-test cases, 300 chaos
+#                            seeds instead of 50, and 60 s of cargo-fuzz per target
+#                            (scripts/fuzz.sh; needs nightly)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
@@ -13,7 +14,10 @@ tl_install_tools
 
 long=0
 [[ "${1:-}" == "--long" ]] && long=1
-if ((long)); then export PROPTEST_CASES="${PROPTEST_CASES:-20000}"; fi
+if ((long)); then
+  export PROPTEST_CASES="${PROPTEST_CASES:-20000}"
+  export CHAOS_SEEDS="${CHAOS_SEEDS:-300}"
+fi
 
 echo "== release client build (trunk, wasm-opt $BINARYEN_MAJOR)"
 trunk build --release
