@@ -4,6 +4,8 @@
 use threadline_core::protocol::DeploymentConfig;
 use threadline_core::session::SessionInfo;
 
+use crate::i18n::Locale;
+
 /// What uploads the deployment allows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UploadPolicy {
@@ -26,6 +28,19 @@ pub enum FileProblem {
     TooLarge { max_kb: u64 },
     /// Type not allowed or extension blocked.
     TypeNotAllowed,
+}
+
+impl FileProblem {
+    /// What the user is told (the leader tab says it to the follower tab that sent the file).
+    pub fn message(&self, locale: Locale) -> String {
+        let strings = locale.strings();
+        match self {
+            Self::UploadsDisabled => strings.uploads_disabled.to_string(),
+            Self::Empty => strings.file_empty.to_string(),
+            Self::TooLarge { max_kb } => locale.file_too_big(*max_kb),
+            Self::TypeNotAllowed => strings.file_type_blocked.to_string(),
+        }
+    }
 }
 
 impl UploadPolicy {
@@ -116,6 +131,14 @@ mod tests {
         assert_eq!(images(100).check("doc.pdf", "application/pdf", 10), Err(FileProblem::TypeNotAllowed));
         assert_eq!(images(100).check("x.PNG.EXE", "image/png", 10), Err(FileProblem::TypeNotAllowed));
         assert_eq!(UploadPolicy::default().check("a.png", "image/png", 10), Err(FileProblem::UploadsDisabled));
+    }
+
+    #[test]
+    fn problems_read_as_the_composer_says_them() {
+        let locale = Locale::En;
+        assert_eq!(FileProblem::Empty.message(locale), locale.strings().file_empty);
+        assert_eq!(FileProblem::TooLarge { max_kb: 5 }.message(locale), locale.file_too_big(5));
+        assert_ne!(FileProblem::UploadsDisabled.message(locale), FileProblem::TypeNotAllowed.message(locale));
     }
 
     #[test]

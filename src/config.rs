@@ -2,7 +2,7 @@
 //! deployment, language, theme and position. Read from the page URL query first, then from
 //! `window.ThreadlineConfig`, then defaults (see [`crate::platform::page_config`]).
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use crate::auth::{AuthSettings, RawAuth};
 use crate::i18n::Locale;
@@ -84,6 +84,11 @@ pub struct AppConfig {
     pub title: Option<String>,
     /// Customer sign-in (`None` = guests only).
     pub auth: Option<AuthSettings>,
+    /// A short beep for each new agent message nobody is looking at (off by default).
+    pub sound: bool,
+    /// An OS notification for a new agent message while the page is hidden, when the page
+    /// holds the `Notification` permission (off by default).
+    pub notifications: bool,
 }
 
 impl AppConfig {
@@ -98,6 +103,8 @@ impl AppConfig {
             primary_color: None,
             title: None,
             auth: None,
+            sound: false,
+            notifications: false,
         }
     }
 
@@ -128,6 +135,12 @@ impl AppConfig {
         if let Some(auth) = &raw.auth {
             self.auth = auth.settings();
         }
+        if let Some(Flag(sound)) = raw.sound {
+            self.sound = sound;
+        }
+        if let Some(Flag(notifications)) = raw.notifications {
+            self.notifications = notifications;
+        }
     }
 }
 
@@ -144,6 +157,51 @@ pub struct RawConfig {
     pub title: Option<String>,
     /// `true`, `"1"` or `{authorizeUrl, clientId, redirectUri}`.
     pub auth: Option<RawAuth>,
+    /// `true`/`false`, or as text (`data-sound="true"`, `?sound=1`).
+    pub sound: Option<Flag>,
+    /// Like `sound`.
+    pub notifications: Option<Flag>,
+}
+
+/// An on/off setting written as a boolean, a number, or text (`true`/`1`/`on`/`yes` are on,
+/// anything else off): attributes and query strings only have text. Hand-written rather than
+/// an untagged enum, whose buffering deserializer costs far more wasm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flag(pub bool);
+
+impl Flag {
+    /// Reads a textual flag.
+    pub fn parse(text: &str) -> Self {
+        Self(matches!(text.trim().to_ascii_lowercase().as_str(), "true" | "1" | "on" | "yes"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Flag;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a boolean, 0/1, or \"true\"/\"false\"")
+            }
+            fn visit_bool<E>(self, value: bool) -> Result<Flag, E> {
+                Ok(Flag(value))
+            }
+            fn visit_u64<E>(self, value: u64) -> Result<Flag, E> {
+                Ok(Flag(value != 0))
+            }
+            fn visit_i64<E>(self, value: i64) -> Result<Flag, E> {
+                Ok(Flag(value != 0))
+            }
+            fn visit_f64<E>(self, value: f64) -> Result<Flag, E> {
+                Ok(Flag(value != 0.0))
+            }
+            fn visit_str<E>(self, value: &str) -> Result<Flag, E> {
+                Ok(Flag::parse(value))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 impl RawConfig {
@@ -153,6 +211,15 @@ impl RawConfig {
         for (key, value) in pairs {
             if key == "auth" {
                 raw.auth = Some(RawAuth::Text(value.to_string()));
+                continue;
+            }
+            if key == "sound" || key == "notifications" {
+                let flag = Some(Flag::parse(value));
+                if key == "sound" {
+                    raw.sound = flag;
+                } else {
+                    raw.notifications = flag;
+                }
                 continue;
             }
             let slot = match key {
@@ -208,6 +275,23 @@ mod tests {
         assert_eq!(auth.authorize_url.as_deref(), Some("https://idp.example/authorize"));
         config.apply(&RawConfig::from_pairs([("auth", "0")]));
         assert_eq!(config.auth, None);
+    }
+
+    #[test]
+    fn sound_and_notifications_are_off_unless_asked_for() {
+        let mut config = AppConfig::with_server("http://127.0.0.1:8080");
+        assert!(!config.sound && !config.notifications);
+        config.apply(&RawConfig::from_pairs([("sound", "1"), ("notifications", "true")]));
+        assert!(config.sound && config.notifications);
+        config.apply(&RawConfig::from_pairs([("sound", "off")]));
+        assert!(!config.sound, "off turns it off");
+        assert!(config.notifications, "an absent key keeps its value");
+        let raw: RawConfig = serde_json::from_str(r#"{"sound":true,"notifications":0}"#).unwrap();
+        config.apply(&raw);
+        assert!(config.sound && !config.notifications);
+        let raw: RawConfig = serde_json::from_str(r#"{"sound":"yes"}"#).unwrap();
+        assert_eq!(raw.sound, Some(Flag(true)));
+        assert!(serde_json::from_str::<RawConfig>(r#"{"sound":[1]}"#).is_err(), "a list is not a flag");
     }
 
     #[test]

@@ -205,6 +205,9 @@ pub enum HostCommand {
     SignIn,
     /// `Auth.signOut`
     SignOut,
+    /// `Notifications.requestPermission`: asks the user (call it from a click handler) and,
+    /// when granted, notifies of new agent messages while the page is hidden.
+    RequestNotifications,
 }
 
 impl HostCommand {
@@ -242,6 +245,7 @@ impl HostCommand {
             }
             "Auth.signIn" => Self::SignIn,
             "Auth.signOut" => Self::SignOut,
+            "Notifications.requestPermission" => Self::RequestNotifications,
             _ => return Err(format!("Threadline: unknown command {name:?}")),
         })
     }
@@ -269,6 +273,9 @@ fn custom_attributes(command: &str, attributes: &Map<String, Value>) -> Result<B
 
 thread_local! {
     static EMBEDDED: RefCell<Option<Embedded>> = const { RefCell::new(None) };
+    /// The host page obtained the notification permission before (or while) the messenger
+    /// mounted: every mount (also after `Locale.set`) notifies.
+    static NOTIFICATIONS_WANTED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The loader's `emit(name, data)`.
@@ -299,6 +306,9 @@ impl Embedded {
     fn mount(parent: web_sys::HtmlElement, app: AppConfig, deployment: DeploymentConfig, emit: Emitter) -> Result<Self, AddressError> {
         let services = browser_services(&app.deployment_id);
         let messenger = crate::mount(parent.clone(), app.clone(), deployment.clone(), services)?;
+        if NOTIFICATIONS_WANTED.with(Cell::get) {
+            messenger.driver().enable_notifications();
+        }
         let watchers = watch(&messenger, &emit);
         Ok(Self { parent, app, deployment, emit, watchers, messenger })
     }
@@ -431,7 +441,11 @@ pub fn threadline_command(name: String, options: JsValue) -> js_sys::Promise {
     } else {
         serde_wasm_bindgen::from_value::<Value>(options).map_err(|error| format!("Threadline: {name}: unusable options ({error})"))
     };
-    let result = options.and_then(|options| HostCommand::parse(&name, &options)).and_then(|command| run(&name, command));
+    let command = options.and_then(|options| HostCommand::parse(&name, &options));
+    if command == Ok(HostCommand::RequestNotifications) {
+        return request_notifications();
+    }
+    let result = command.and_then(|command| run(&name, command));
     match result {
         Ok(value) => {
             let value = value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::UNDEFINED);
@@ -439,6 +453,24 @@ pub fn threadline_command(name: String, options: JsValue) -> js_sys::Promise {
         }
         Err(message) => js_sys::Promise::reject(&js_sys::Error::new(&message)),
     }
+}
+
+/// Asks for the notification permission (the prompt needs the host page's user gesture, so
+/// this runs at once, before the messenger is even ready) and resolves with
+/// `{ permission }`; notifications are turned on when it is `granted`.
+fn request_notifications() -> js_sys::Promise {
+    wasm_bindgen_futures::future_to_promise(async {
+        let permission = crate::platform::notify::request_permission().await;
+        if permission == "granted" {
+            NOTIFICATIONS_WANTED.with(|wanted| wanted.set(true));
+            EMBEDDED.with(|slot| {
+                if let Some(embedded) = slot.borrow().as_ref() {
+                    embedded.messenger.driver().enable_notifications();
+                }
+            });
+        }
+        Ok(json!({ "permission": permission }).serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL))
+    })
 }
 
 fn run(name: &str, command: HostCommand) -> Result<Value, String> {
@@ -520,6 +552,8 @@ fn run(name: &str, command: HostCommand) -> Result<Value, String> {
             }
             Ok(json!({ "signedIn": false }))
         }
+        // Answered by `threadline_command` before it gets here.
+        HostCommand::RequestNotifications => Ok(json!({ "permission": crate::platform::notify::permission() })),
         HostCommand::SetLocale(locale) => {
             // Remounting drops the messenger: hold no handle on its driver meanwhile.
             drop(driver);
@@ -643,6 +677,7 @@ mod tests {
     fn auth_commands_parse() {
         assert_eq!(HostCommand::parse("Auth.signIn", &Value::Null), Ok(HostCommand::SignIn));
         assert_eq!(HostCommand::parse("Auth.signOut", &json!({})), Ok(HostCommand::SignOut));
+        assert_eq!(HostCommand::parse("Notifications.requestPermission", &Value::Null), Ok(HostCommand::RequestNotifications));
     }
 
     #[test]

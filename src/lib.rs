@@ -64,9 +64,12 @@ impl Messenger {
 
 impl Drop for Messenger {
     fn drop(&mut self) {
-        // Stop the engine first so no late socket or HTTP callback touches disposed signals.
-        self.driver.shutdown();
+        // The view goes first: shutting the engine down changes the model (the state becomes
+        // closed), and a view effect notified of that change would otherwise run after its
+        // owner was disposed. The engine stops before the model's owner (`_owner`) is dropped,
+        // so no late socket or HTTP callback touches disposed signals.
         self.mounted.take();
+        self.driver.shutdown();
     }
 }
 
@@ -129,6 +132,7 @@ pub fn mount(parent: web_sys::HtmlElement, app: AppConfig, deployment: Deploymen
         model.agent_typing_enabled.set(agent_typing);
         Driver::start(session_config, deployment, endpoints, services, model)
     });
+    driver.configure_alerts(app.sound, app.notifications);
     if let Some((settings, endpoints, http)) = auth_services {
         platform::auth::BrowserAuth::install(&driver, settings, endpoints, http, platform::auth::redirect_return());
     }

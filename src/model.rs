@@ -82,6 +82,12 @@ pub struct Model {
     pub signing_in: RwSignal<bool>,
     /// The customer must sign in again (tokens refused, refresh token revoked).
     pub sign_in_needed: RwSignal<bool>,
+    /// The server refused to clear the conversation (403): the clear control goes away.
+    pub clear_refused: RwSignal<bool>,
+    /// Keys of the customer's own date picker answers sent from this tab, so their bubble shows
+    /// the chosen slot as a date rather than the ISO text the engine keeps until the echo. A few
+    /// at most: a list is smaller in wasm than a set.
+    pub date_answers: StoredValue<Vec<EntryKey>>,
     next_rev: RwSignal<u64>,
     /// Entry key → its order key, so an upsert finds its row by binary search instead of
     /// scanning a long transcript. Always holds exactly the keys in `rows`.
@@ -122,6 +128,8 @@ impl Model {
             signed_in: RwSignal::new(false),
             signing_in: RwSignal::new(false),
             sign_in_needed: RwSignal::new(false),
+            clear_refused: RwSignal::new(false),
+            date_answers: StoredValue::new(Vec::new()),
             next_rev: RwSignal::new(0),
             row_orders: StoredValue::new(HashMap::new()),
         }
@@ -239,6 +247,9 @@ impl Model {
                 if matches!(error, UserError::HistoryUnavailable { .. }) {
                     self.loading_older.set(false);
                 }
+                if matches!(error, UserError::ClearConversationFailed) {
+                    self.clear_refused.set(true);
+                }
                 self.alert.set(Some(user_error_text(self.locale, error)));
             }
             Event::AuthorizationRequired { .. } => {
@@ -336,7 +347,7 @@ pub fn user_error_text(locale: Locale, error: &UserError) -> String {
         UserError::RateLimited { .. } => strings.rate_limited.to_string(),
         UserError::Forbidden { .. } => strings.forbidden.to_string(),
         UserError::AuthorizationRequired => strings.forbidden.to_string(),
-        UserError::ClearConversationFailed => strings.forbidden.to_string(),
+        UserError::ClearConversationFailed => strings.clear_unavailable.to_string(),
         UserError::FeatureUnavailable => locale.error_code(4000),
         UserError::HistoryUnavailable { .. } => strings.history_failed.to_string(),
         UserError::Server { code, .. } => locale.error_code(*code),

@@ -14,6 +14,11 @@
 //!   are missing ([`LeaseElection`]). A new leader rebuilds the engine from storage (same token,
 //!   same outbox) and announces itself with [`TabMessage::Leader`] and a snapshot.
 //! * Unread counting happens in the leader only ([`PanelTracker`]); followers show its count.
+//!   So do the new-message sound and notifications (`platform::notify`): only the tab running
+//!   the engine executes its events.
+//! * A follower's file goes to the leader as [`TabMessage::Attach`] with an in-memory copy of
+//!   the `File` next to the JSON; the leader uploads it and shares the progress of every upload
+//!   ([`TabMessage::Uploads`]), and refuses with [`TabMessage::Failed`] to the sender.
 //!
 //! Engine events are mirrored through serde "remote" definitions of the core types (below), so
 //! a variant added to the core fails to compile here instead of being dropped silently.
@@ -61,8 +66,12 @@ impl Role {
 
 /// One message on the tabs' `BroadcastChannel`. Every message names its sender (`from`, a
 /// random per-tab id) so a tab can ignore a leader that has since stepped down.
+///
+/// Externally tagged (`{"hello":{"from":…}}`), not internally (`{"type":"hello",…}`): serde's
+/// internally tagged enums buffer the whole message into an intermediate tree before picking
+/// the variant, and their generated deserializers cost ~24 KB gzip of wasm.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub enum TabMessage {
     /// A tab joined (or lost track of the leader) and asks for a snapshot.
     Hello {
@@ -125,6 +134,31 @@ pub enum TabMessage {
         /// The former leader.
         from: String,
     },
+    /// A follower's file for the leader to upload. The `File` itself travels next to this
+    /// JSON in the same channel message (structured clone), see `platform::tabs`.
+    Attach {
+        /// The follower.
+        from: String,
+    },
+    /// The leader's uploads in progress changed (rows added, progress, rows gone).
+    Uploads {
+        /// The leader.
+        from: String,
+        /// Every upload in progress, in order.
+        uploads: Vec<SharedUpload>,
+    },
+}
+
+/// One upload in progress, as every tab shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SharedUpload {
+    /// The server's attachment id.
+    pub attachment_id: String,
+    /// The file's name.
+    pub file_name: String,
+    /// 0–100.
+    pub percent: u32,
 }
 
 impl TabMessage {
@@ -151,14 +185,17 @@ impl TabMessage {
             | Self::Command { from, .. }
             | Self::Failed { from, .. }
             | Self::Panel { from, .. }
-            | Self::Resigned { from } => from,
+            | Self::Resigned { from }
+            | Self::Attach { from }
+            | Self::Uploads { from, .. } => from,
         }
     }
 }
 
 /// A user command a follower sends to the leader.
+/// Externally tagged like [`TabMessage`]: unit variants are plain strings (`"open"`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub enum TabCommand {
     /// Open the messenger (connect if needed).
     Open,
@@ -201,6 +238,13 @@ pub enum TabCommand {
         /// The message that offered it.
         origin: Option<MessageId>,
     },
+    /// A date picker slot.
+    DatePicker {
+        /// The chosen slot's ISO-8601 `dateTime`.
+        date_time: String,
+        /// The message that offered the picker.
+        origin: Option<MessageId>,
+    },
     /// Ask for a fresh download URL.
     RefreshDownload {
         /// The attachment.
@@ -222,6 +266,9 @@ pub struct Snapshot {
     pub events: Vec<MirroredEvent>,
     /// The leader's unread count.
     pub unread: usize,
+    /// The leader's uploads in progress (a new leader has none: stale rows go away).
+    #[serde(default)]
+    pub uploads: Vec<SharedUpload>,
 }
 
 /// The pieces of the leader's UI state a snapshot carries.
@@ -237,6 +284,7 @@ pub struct SnapshotParts {
     /// When the agent typing indicator should go away, if it shows.
     pub agent_typing_until: Option<UnixMillis>,
     pub unread: usize,
+    pub uploads: Vec<SharedUpload>,
 }
 
 impl Snapshot {
@@ -261,7 +309,7 @@ impl Snapshot {
             Some(until) => Event::AgentTyping { until },
             None => Event::AgentTypingStopped,
         });
-        Self { events: events.into_iter().map(MirroredEvent).collect(), unread: parts.unread }
+        Self { events: events.into_iter().map(MirroredEvent).collect(), unread: parts.unread, uploads: parts.uploads }
     }
 }
 
@@ -343,11 +391,12 @@ impl LeaderWatch {
                 }
                 false
             }
-            TabMessage::Event { from, .. } | TabMessage::Unread { from, .. } | TabMessage::Failed { from, .. } => {
-                self.leader.as_deref().is_none_or(|leader| leader == from)
-            }
+            TabMessage::Event { from, .. }
+            | TabMessage::Unread { from, .. }
+            | TabMessage::Failed { from, .. }
+            | TabMessage::Uploads { from, .. } => self.leader.as_deref().is_none_or(|leader| leader == from),
             // Only a leader answers these.
-            TabMessage::Hello { .. } | TabMessage::Command { .. } | TabMessage::Panel { .. } => false,
+            TabMessage::Hello { .. } | TabMessage::Command { .. } | TabMessage::Panel { .. } | TabMessage::Attach { .. } => false,
         }
     }
 
@@ -756,6 +805,12 @@ mod tests {
             TabMessage::Failed { from: "t1".into(), to: "t2".into(), message: "not open".into() },
             TabMessage::Panel { from: "t2".into(), open: true },
             TabMessage::Resigned { from: "t1".into() },
+            TabMessage::Attach { from: "t2".into() },
+            TabMessage::Uploads {
+                from: "t1".into(),
+                uploads: vec![SharedUpload { attachment_id: "a-1".into(), file_name: "cat.png".into(), percent: 40 }],
+            },
+            TabMessage::Command { from: "t2".into(), command: TabCommand::Open },
             TabMessage::Command { from: "t2".into(), command: TabCommand::SendText { key: "k".into(), text: "hi".into() } },
             TabMessage::Command {
                 from: "t2".into(),
@@ -776,9 +831,26 @@ mod tests {
 
     #[test]
     fn foreign_or_broken_channel_messages_are_ignored() {
-        for text in ["", "{}", "null", "{\"type\":\"launchMissiles\",\"from\":\"x\"}", "{\"type\":\"hello\"}", "not json"] {
+        for text in [
+            "",
+            "{}",
+            "null",
+            "{\"launchMissiles\":{\"from\":\"x\"}}",
+            "{\"hello\":{}}",
+            "{\"command\":{\"from\":\"x\",\"command\":\"fly\"}}",
+            // The internally tagged form of an older version is not mistaken for a message.
+            "{\"type\":\"hello\",\"from\":\"x\"}",
+            "not json",
+        ] {
             assert_eq!(TabMessage::from_json(text), None, "{text:?} was accepted");
         }
+    }
+
+    #[test]
+    fn the_wire_form_is_externally_tagged_and_compact() {
+        assert_eq!(TabMessage::Hello { from: "t2".into() }.to_json(), r#"{"hello":{"from":"t2"}}"#);
+        let typing = TabMessage::Command { from: "t2".into(), command: TabCommand::Typing };
+        assert_eq!(typing.to_json(), r#"{"command":{"from":"t2","command":"typing"}}"#);
     }
 
     #[test]
@@ -863,6 +935,10 @@ mod tests {
         assert_eq!(watch.leader(), None);
         assert!(!watch.admit(&TabMessage::Hello { from: "t3".into() }));
         assert!(!watch.admit(&TabMessage::Command { from: "t3".into(), command: TabCommand::Typing }));
+        assert!(!watch.admit(&TabMessage::Attach { from: "t3".into() }), "only the leader takes files");
+        assert!(watch.admit(&TabMessage::Leader { from: "t2".into() }));
+        assert!(watch.admit(&TabMessage::Uploads { from: "t2".into(), uploads: Vec::new() }));
+        assert!(!watch.admit(&TabMessage::Uploads { from: "t1".into(), uploads: Vec::new() }), "uploads of a former leader");
     }
 
     #[test]

@@ -25,6 +25,21 @@ export interface ThreadlineSettings {
   /** Sign-in for customers (the deployment must enable auth): `true`, or settings; with
    *  `getTokens` the host page signs the customer in, else the built-in redirect flow runs. */
   auth?: boolean | ThreadlineAuthSettings;
+  /** A short synthesised beep for each new agent/bot message no tab shows in an open panel
+   *  (one tab beeps, however many are open). Default `false`. `data-sound="true"`. */
+  sound?: boolean;
+  /** An OS notification for a new agent/bot message while the page is hidden, when the page
+   *  already holds the Notification permission (see `Notifications.requestPermission`).
+   *  Default `false`. `data-notifications="true"`. */
+  notifications?: boolean;
+}
+
+/** `detail` of the `threadline:notify` window event: one per alerted message, from one tab. */
+export interface ThreadlineNotify {
+  sound: boolean;
+  notification: boolean;
+  title: string;
+  body: string;
 }
 
 export interface ThreadlineAuthSettings {
@@ -130,6 +145,12 @@ export interface ThreadlineCommands {
   'Auth.signOut': [options: {} | undefined, result: { signedIn: false }];
   'Launcher.show': [options: {} | undefined, result: undefined];
   'Launcher.hide': [options: {} | undefined, result: undefined];
+  /** Asks the user for the Notification permission (call it from a click handler, after
+   *  `Messenger.ready`); when granted, notifications are on. */
+  'Notifications.requestPermission': [
+    options: {} | undefined,
+    result: { permission: 'granted' | 'denied' | 'default' | 'unsupported' },
+  ];
   /** Re-renders the messenger in `en`, `fr` or `ar`; the conversation continues. */
   'Locale.set': [options: { locale: string }, result: { locale: string }];
 }
@@ -176,5 +197,7 @@ declare global {
     'threadline:Auth.signedIn': CustomEvent<ThreadlineEvents['Auth.signedIn']>;
     'threadline:Auth.signedOut': CustomEvent<ThreadlineEvents['Auth.signedOut']>;
     'threadline:Auth.authError': CustomEvent<ThreadlineEvents['Auth.authError']>;
+    /** A new-message sound or notification fired (not a subscribable event). */
+    'threadline:notify': CustomEvent<ThreadlineNotify>;
   }
 }

@@ -36,12 +36,65 @@ pub fn first_dropped_file(event: &web_sys::DragEvent) -> Option<web_sys::File> {
     event.data_transfer()?.files()?.get(0)
 }
 
+/// The first file of a paste, unless the clipboard also holds text: office apps put a picture
+/// of copied text beside the text, and pasting text must stay pasting text.
+pub fn first_pasted_file(event: &web_sys::ClipboardEvent) -> Option<web_sys::File> {
+    let data = event.clipboard_data()?;
+    if data.get_data("text/plain").is_ok_and(|text| !text.is_empty()) {
+        return None;
+    }
+    data.files()?.get(0)
+}
+
 /// The first selected file of an `<input type="file">`, and clears the input so choosing the
 /// same file again fires `change` again.
 pub fn take_input_file(input: &web_sys::HtmlInputElement) -> Option<web_sys::File> {
     let file = input.files()?.get(0);
     input.set_value("");
     file
+}
+
+/// Inserts `text` at the caret of `field` (replacing any selection), puts the caret after it
+/// and returns the new value. The DOM counts the caret in UTF-16 units, Rust strings in bytes.
+pub fn insert_at_caret(field: &web_sys::HtmlTextAreaElement, text: &str) -> String {
+    let mut value = field.value();
+    let to_byte = |units: Option<u32>| {
+        let Some(units) = units else { return value.len() };
+        let mut seen = 0;
+        value.char_indices().find(|(_, c)| {
+            let reached = seen >= units as usize;
+            seen += c.len_utf16();
+            reached
+        }).map_or(value.len(), |(index, _)| index)
+    };
+    let start = to_byte(field.selection_start().ok().flatten());
+    let end = to_byte(field.selection_end().ok().flatten()).max(start);
+    let caret = value[..start].encode_utf16().count() + text.encode_utf16().count();
+    value.replace_range(start..end, text);
+    field.set_value(&value);
+    let caret = caret as u32;
+    let _ = field.set_selection_range(caret, caret);
+    value
+}
+
+/// The attribute `name` of the element an event happened on, or of its nearest ancestor that
+/// has one (a click on a button's icon counts for the button). Lets one listener on a container
+/// serve all its buttons.
+pub fn target_data(event: &web_sys::Event, name: &str) -> Option<String> {
+    let target = event.target()?.dyn_into::<web_sys::Element>().ok()?;
+    target.closest(&format!("[{name}]")).ok()??.get_attribute(name)
+}
+
+/// The element whose listener is handling `event`, or its nearest ancestor matching `selector`.
+pub fn current_element(event: &web_sys::Event, selector: &str) -> Option<web_sys::Element> {
+    event.current_target()?.dyn_into::<web_sys::Element>().ok()?.closest(selector).ok()?
+}
+
+/// Focuses the first element matching `selector` inside `root`, if it can take focus.
+pub fn focus_in(root: &web_sys::Element, selector: &str) {
+    if let Some(element) = root.query_selector(selector).ok().flatten().and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok()) {
+        let _ = element.focus();
+    }
 }
 
 /// Whether a keyboard event is part of an IME composition (Enter then confirms a word).

@@ -24,6 +24,7 @@ use threadline_core::time::UnixMillis;
 
 use super::auth::AuthHooks;
 use super::lifecycle::{self, Lifecycle, PageSignal};
+use super::notify::{self, Alerts};
 use super::storage::{StorageProblem, Store};
 use super::tabs::{TabLink, TabSignal, TabState};
 use super::timer::EngineTimer;
@@ -31,7 +32,7 @@ use super::{clock, Http, SocketEvent, Transport};
 use crate::address::Endpoints;
 use crate::attachments::{FileProblem, UploadPolicy};
 use crate::model::{Model, UploadRow};
-use crate::tabs::{self, Role, Snapshot, SnapshotParts, TabCommand, TabMessage};
+use crate::tabs::{self, Role, SharedUpload, Snapshot, SnapshotParts, TabCommand, TabMessage};
 
 type Job = Box<dyn FnOnce(&mut Session, UnixMillis)>;
 
@@ -69,6 +70,8 @@ impl Entropy for BrowserEntropy {
 struct PendingFile {
     file: web_sys::File,
     name: String,
+    /// The follower tab the file came from (told if the upload fails), `None` for this tab.
+    requester: Option<String>,
 }
 
 /// See the module docs.
@@ -106,6 +109,8 @@ pub struct Driver {
     /// One connection per browser (`crate::tabs`): only `Solo` and `Leader` drive the engine.
     role: Cell<Role>,
     tabs: RefCell<TabState>,
+    /// New-message sound and notifications (only the tab running the engine fires them).
+    alerts: Alerts,
 }
 
 impl Driver {
@@ -148,6 +153,7 @@ impl Driver {
             preset_id,
             role: Cell::new(if coordinated { Role::Pending } else { Role::Solo }),
             tabs: RefCell::new(TabState::default()),
+            alerts: Alerts::default(),
         });
         driver.report_storage();
         let weak = driver.this.clone();
@@ -253,6 +259,7 @@ impl Driver {
         self.rearm_timer();
         self.busy.set(false);
         self.share_unread();
+        self.share_uploads();
     }
 
     fn rearm_timer(&self) {
@@ -303,7 +310,11 @@ impl Driver {
             }
             Output::Event(event) => {
                 self.before_model(&event);
+                let fresh = self.model.rows.with_untracked(|rows| notify::fresh_message(&event, rows).cloned());
                 self.model.apply(&event, now);
+                if let Some(entry) = fresh {
+                    self.alert_new_message(&entry);
+                }
                 self.mirror(&event);
                 // Cloned out first: the observer may call back into the driver.
                 let observer = self.observer.borrow().clone();
@@ -412,21 +423,26 @@ impl Driver {
                 let model = self.model;
                 let id = attachment_id.as_str().to_string();
                 let progress_id = id.clone();
+                let progress_driver = self.this.clone();
                 let progress = Box::new(move |percent: u32| {
                     model.uploads.update(|uploads| {
                         if let Some(upload) = uploads.iter_mut().find(|upload| upload.attachment_id == progress_id) {
                             upload.percent = percent;
                         }
                     });
+                    if let Some(driver) = progress_driver.upgrade() {
+                        driver.share_uploads();
+                    }
                 });
                 let weak = self.this.clone();
                 let done = Box::new(move |result: Result<u16, String>| {
                     let ok = matches!(result, Ok(status) if (200..300).contains(&status));
                     if !ok {
                         if let Some(driver) = weak.upgrade() {
-                            driver.files.borrow_mut().remove(&id);
+                            let requester = driver.files.borrow_mut().remove(&id).and_then(|pending| pending.requester);
                             driver.model.remove_upload(&id);
-                            driver.model.alert.set(Some(driver.model.locale.strings().upload_failed.to_string()));
+                            driver.share_uploads();
+                            driver.refuse(requester, driver.model.locale.strings().upload_failed.to_string());
                         }
                     }
                     // On success the server confirms with UploadSuccessEvent → `Uploaded`.
@@ -611,6 +627,12 @@ impl Driver {
             TabSignal::Freeze => self.leave_tabs(),
             TabSignal::Resume => self.rejoin_tabs(),
             TabSignal::Message(message) => self.tab_message(*message),
+            TabSignal::WithFile(message, file) => match *message {
+                TabMessage::Attach { from } if self.role.get() == Role::Leader => self.attach_for(from, file),
+                // Only the leader uploads; a file that reaches a tab that no longer leads is
+                // lost with that tab's role, and its sender hears nothing more about it.
+                _ => {}
+            },
         }
     }
 
@@ -635,6 +657,10 @@ impl Driver {
         for command in waiting {
             self.run_tab_command(None, command);
         }
+        let files = std::mem::take(&mut self.tabs.borrow_mut().waiting_files);
+        for file in files {
+            self.upload(None, file);
+        }
         let snapshot = self.snapshot();
         self.tabs.borrow().post(&TabMessage::Snapshot { from: me, to: None, snapshot });
     }
@@ -652,6 +678,7 @@ impl Driver {
         self.queue.borrow_mut().clear();
         self.files.borrow_mut().clear();
         self.model.uploads.set(Vec::new());
+        self.tabs.borrow_mut().shared_uploads.clear();
         self.update_unread_counting();
     }
 
@@ -739,6 +766,7 @@ impl Driver {
                     if !self.model.open.get_untracked() {
                         self.model.unread.set(snapshot.unread);
                     }
+                    self.show_uploads(snapshot.uploads);
                 }
             }
             TabMessage::Event { event, .. } => {
@@ -751,7 +779,19 @@ impl Driver {
             // An open panel here means the messages are being read: keep no badge.
             TabMessage::Unread { count, .. } if !self.model.open.get_untracked() => self.model.unread.set(count),
             TabMessage::Failed { to, message, .. } if to == me => self.model.alert.set(Some(message)),
+            TabMessage::Uploads { uploads, .. } => self.show_uploads(uploads),
             _ => {}
+        }
+    }
+
+    /// Follower: shows the leader's uploads in progress.
+    fn show_uploads(&self, uploads: Vec<SharedUpload>) {
+        let rows: Vec<UploadRow> = uploads
+            .into_iter()
+            .map(|upload| UploadRow { attachment_id: upload.attachment_id, file_name: upload.file_name, percent: upload.percent })
+            .collect();
+        if self.model.uploads.with_untracked(|current| *current != rows) {
+            self.model.uploads.set(rows);
         }
     }
 
@@ -770,6 +810,11 @@ impl Driver {
             }
             for command in waiting {
                 tabs.post(&TabMessage::Command { from: me.clone(), command });
+            }
+            if let Some(link) = tabs.link.as_ref() {
+                for file in std::mem::take(&mut tabs.waiting_files) {
+                    link.post_file(&TabMessage::Attach { from: me.clone() }, &file, self.upload_failed_alert());
+                }
             }
         }
     }
@@ -861,6 +906,7 @@ impl Driver {
                 self.postback(text, payload, origin);
                 None
             }
+            TabCommand::DatePicker { date_time, origin } => self.date_picker_answer(date_time, origin).err().map(|error| error.to_string()),
             TabCommand::RefreshDownload { attachment_id } => {
                 self.refresh_download(attachment_id.0);
                 None
@@ -868,8 +914,15 @@ impl Driver {
             TabCommand::ClearConversation => self.clear_conversation().err().map(|error| error.to_string()),
             TabCommand::SetCustomAttributes { attributes } => self.set_custom_attributes(attributes).err().map(|error| error.to_string()),
         };
-        let Some(message) = refused else { return };
-        match from {
+        if let Some(message) = refused {
+            self.refuse(from, message);
+        }
+    }
+
+    /// Tells the user why their command did not run: in the follower tab that asked (`to`), or
+    /// here (`None`).
+    fn refuse(&self, to: Option<String>, message: String) {
+        match to {
             Some(to) => {
                 let tabs = self.tabs.borrow();
                 if let Some(me) = tabs.me() {
@@ -906,6 +959,51 @@ impl Driver {
         }
     }
 
+    /// Leader: tells the other tabs about changed uploads in progress (rows and progress), so
+    /// a follower that sent a file shows its progress like the leader does.
+    fn share_uploads(&self) {
+        if self.role.get() != Role::Leader {
+            return;
+        }
+        let uploads = self.shared_uploads();
+        let mut tabs = self.tabs.borrow_mut();
+        if tabs.shared_uploads != uploads {
+            tabs.shared_uploads = uploads.clone();
+            if let Some(me) = tabs.me() {
+                tabs.post(&TabMessage::Uploads { from: me, uploads });
+            }
+        }
+    }
+
+    fn shared_uploads(&self) -> Vec<SharedUpload> {
+        self.model.uploads.with_untracked(|uploads| {
+            uploads
+                .iter()
+                .map(|upload| SharedUpload { attachment_id: upload.attachment_id.clone(), file_name: upload.file_name.clone(), percent: upload.percent })
+                .collect()
+        })
+    }
+
+    /// A new agent or bot message (this tab runs the engine, so it alone alerts): a sound
+    /// and, while the page is hidden, a notification, unless some tab shows it in an open panel.
+    fn alert_new_message(&self, entry: &threadline_core::session::TranscriptEntry) {
+        let visible = lifecycle::is_visible();
+        let shown_here = visible && self.model.open.get_untracked();
+        let shown_elsewhere = self.role.get() == Role::Leader && !self.tabs.borrow().panels.counts_unread(false);
+        let (title, body) = notify::alert_text(entry, self.model.locale.strings().title);
+        self.alerts.new_message(&title, &body, !(shown_here || shown_elsewhere), !visible);
+    }
+
+    /// The page's choice of a new-message sound and OS notifications (both off by default).
+    pub fn configure_alerts(&self, sound: bool, notifications: bool) {
+        self.alerts.configure(sound, notifications);
+    }
+
+    /// The host page obtained the notification permission: notify from now on.
+    pub fn enable_notifications(&self) {
+        self.alerts.enable_notifications();
+    }
+
     /// Only one tab counts unread messages: a lone tab, or the leader while no other tab shows
     /// the panel (its own open panel is checked by the model).
     fn update_unread_counting(&self) {
@@ -933,6 +1031,7 @@ impl Driver {
             older_available: model.older_available.get_untracked(),
             agent_typing_until: model.agent_typing.get_untracked().then_some(typing_until),
             unread: model.unread.get_untracked(),
+            uploads: self.shared_uploads(),
         })
     }
 
@@ -941,6 +1040,8 @@ impl Driver {
 
     /// The user opened the panel: connect if needed, or check the expiry (echo).
     pub fn open_panel(&self) {
+        // Usually a click: the moment a browser lets a page start audio.
+        self.alerts.prime();
         self.model.open.set(true);
         self.model.unread.set(0);
         if self.tell_leader_panel(true) {
@@ -1162,6 +1263,16 @@ impl Driver {
         });
     }
 
+    /// A date picker slot (SPEC §3.3-6): answers message `origin` with the slot's ISO
+    /// `dateTime`. `Ok(None)` when it went to the leader tab.
+    pub fn date_picker_answer(&self, date_time: String, origin: Option<MessageId>) -> Result<Option<EntryKey>, CommandError> {
+        if self.forward(TabCommand::DatePicker { date_time: date_time.clone(), origin: origin.clone() }) {
+            return Ok(None);
+        }
+        self.run(move |session, now| session.send_date_picker_answer(date_time, origin, now).map(Some))
+            .unwrap_or(Err(CommandError::NothingToDo))
+    }
+
     /// A download URL failed to load: ask the server for a fresh one.
     pub fn refresh_download(&self, attachment_id: String) {
         if self.forward(TabCommand::RefreshDownload { attachment_id: AttachmentId::new(attachment_id.clone()) }) {
@@ -1172,27 +1283,63 @@ impl Driver {
         });
     }
 
-    /// Checks a file locally, then asks the server for an upload URL.
+    /// Checks a file locally, then asks the server for an upload URL. In a follower tab the
+    /// file goes to the leader, which uploads it; every tab shows the progress.
     pub fn attach(&self, file: web_sys::File) -> Result<(), FileProblem> {
+        self.check_file(&file)?;
+        match self.role.get() {
+            Role::Solo | Role::Leader => self.upload(None, file),
+            Role::Pending => self.tabs.borrow_mut().waiting_files.push(file),
+            Role::Follower => {
+                let tabs = self.tabs.borrow();
+                if let (Some(me), Some(link)) = (tabs.me(), tabs.link.as_ref()) {
+                    link.post_file(&TabMessage::Attach { from: me }, &file, self.upload_failed_alert());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The upload policy's verdict on `file` (a follower knows the session from the leader).
+    fn check_file(&self, file: &web_sys::File) -> Result<(), FileProblem> {
+        let info = if self.role.get().drives_engine() {
+            self.session.try_borrow().ok().and_then(|session| session.session_info().cloned())
+        } else {
+            self.model.session_info.get_untracked()
+        };
+        let policy = UploadPolicy::from_sources(info.as_ref(), &self.deployment);
+        policy.check(&file.name(), &file.type_(), file.size().max(0.0) as u64)
+    }
+
+    /// Asks the engine for an upload URL for `file` (this tab's, or a follower's: `requester`).
+    fn upload(&self, requester: Option<String>, file: web_sys::File) {
         let name = file.name();
         let mime = file.type_();
         let size = file.size().max(0.0) as u64;
-        let info = self.session.try_borrow().ok().and_then(|session| session.session_info().cloned());
-        let policy = UploadPolicy::from_sources(info.as_ref(), &self.deployment);
-        policy.check(&name, &mime, size)?;
         let request_name = name.clone();
         let granted = self.run(move |session, now| session.request_upload(&request_name, &mime, size, now));
         match granted {
             Some(Ok(attachment_id)) => {
                 let id = attachment_id.as_str().to_string();
                 self.model.uploads.update(|uploads| uploads.push(UploadRow { attachment_id: id.clone(), file_name: name.clone(), percent: 0 }));
-                self.files.borrow_mut().insert(id, PendingFile { file, name });
-                Ok(())
+                self.files.borrow_mut().insert(id, PendingFile { file, name, requester });
+                self.share_uploads();
             }
-            _ => {
-                self.model.alert.set(Some(self.model.locale.strings().upload_failed.to_string()));
-                Ok(())
-            }
+            _ => self.refuse(requester, self.model.locale.strings().upload_failed.to_string()),
+        }
+    }
+
+    /// Shows "the file could not be uploaded" (later, from a callback).
+    fn upload_failed_alert(&self) -> impl FnOnce() + 'static {
+        let model = self.model;
+        move || model.alert.set(Some(model.locale.strings().upload_failed.to_string()))
+    }
+
+    /// Leader: a follower's file. Checked again here (this engine's session decides).
+    fn attach_for(&self, from: String, file: web_sys::File) {
+        match self.check_file(&file) {
+            Ok(()) => self.upload(Some(from), file),
+            Err(problem) => self.refuse(Some(from), problem.message(self.model.locale)),
         }
     }
 

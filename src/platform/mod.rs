@@ -9,6 +9,7 @@ pub mod driver;
 pub mod http;
 pub mod intl;
 pub mod lifecycle;
+pub mod notify;
 pub mod page;
 pub mod socket;
 pub mod storage;

@@ -43,7 +43,7 @@ fn query_config(location: &web_sys::Location) -> Option<RawConfig> {
     let search = location.search().ok()?;
     let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
     let mut pairs = Vec::new();
-    for key in ["deploymentId", "server", "locale", "theme", "position", "primaryColor", "title", "auth"] {
+    for key in ["deploymentId", "server", "locale", "theme", "position", "primaryColor", "title", "auth", "sound", "notifications"] {
         if let Some(value) = params.get(key) {
             pairs.push((key, value));
         }

@@ -161,11 +161,13 @@ fn is_plausible_token(raw: &str) -> bool {
     !raw.is_empty() && raw.chars().count() <= MAX_TOKEN_CHARS && !raw.chars().any(|c| c.is_control() || c.is_whitespace())
 }
 
-/// `localStorage`, if reading the property does not throw and a test write succeeds.
+/// `localStorage`, if reading the property does not throw and a test value can be written and
+/// read back (a store whose reads throw could never restore the chat after a reload).
 fn probe_local_storage() -> Option<web_sys::Storage> {
     let storage = web_sys::window()?.local_storage().ok().flatten()?;
     let probe = "threadline:probe";
     storage.set_item(probe, "1").ok()?;
+    let read_back = storage.get_item(probe).ok().flatten();
     storage.remove_item(probe).ok()?;
-    Some(storage)
+    (read_back.as_deref() == Some("1")).then_some(storage)
 }

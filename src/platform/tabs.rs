@@ -1,8 +1,9 @@
 //! One connection per browser: the browser side of [`crate::tabs`].
 //!
 //! [`TabLink`] joins the tabs of one deployment: a `BroadcastChannel` named
-//! `threadline:{deploymentId}` carries [`TabMessage`]s as JSON strings, and an election picks
-//! the one tab that runs the engine:
+//! `threadline:{deploymentId}` carries [`TabMessage`]s as JSON strings (or, for a follower's
+//! file, a `[json, File]` pair: the channel structured-clones a `File` without reading it), and
+//! an election picks the one tab that runs the engine:
 //!
 //! * **Web Locks** (`navigator.locks.request('threadline:{deploymentId}:leader', …)`): the
 //!   granted callback returns a promise that stays pending until the tab resigns, so the lock
@@ -40,6 +41,10 @@ pub struct TabState {
     pub waiting: Vec<TabCommand>,
     /// Leader: the unread count last told to the other tabs.
     pub shared_unread: usize,
+    /// Files attached before the election decided, uploaded or handed on once it has.
+    pub waiting_files: Vec<web_sys::File>,
+    /// Leader: the uploads in progress last told to the other tabs.
+    pub shared_uploads: Vec<crate::tabs::SharedUpload>,
 }
 
 impl TabState {
@@ -65,6 +70,8 @@ pub enum TabSignal {
     Follow,
     /// A message from another tab (boxed: snapshots are large).
     Message(Box<TabMessage>),
+    /// A message that came with a file (a follower's attachment for the leader).
+    WithFile(Box<TabMessage>, web_sys::File),
     /// The page was frozen (it will not run until `Resume`): resign now.
     Freeze,
     /// The page runs again after a freeze.
@@ -74,9 +81,14 @@ pub enum TabSignal {
 /// Where a tab link reports; called from browser callbacks, never re-entrantly.
 pub type TabSink = Rc<dyn Fn(TabSignal)>;
 
-/// Whether tabs can coordinate at all (`BroadcastChannel` exists).
+/// Whether tabs can coordinate at all (`BroadcastChannel` exists). Says on the console when
+/// not: each tab then keeps its own connection, which only a developer needs to know.
 pub fn supported() -> bool {
-    web_sys::window().is_some_and(|window| Reflect::get(&window, &JsValue::from_str("BroadcastChannel")).is_ok_and(|value| value.is_function()))
+    let present = web_sys::window().is_some_and(|window| Reflect::get(&window, &JsValue::from_str("BroadcastChannel")).is_ok_and(|value| value.is_function()));
+    if !present {
+        web_sys::console::warn_1(&"Threadline: BroadcastChannel unavailable; this tab keeps its own connection instead of sharing one with the other tabs".into());
+    }
+    present
 }
 
 struct Listener {
@@ -179,8 +191,8 @@ impl TabLink {
             let sink = sink.clone();
             Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
                 // Other scripts may share the name; anything that is not ours is ignored.
-                if let Some(message) = event.data().as_string().and_then(|text| TabMessage::from_json(&text)) {
-                    sink(TabSignal::Message(Box::new(message)));
+                if let Some(signal) = decode(&event.data()) {
+                    sink(signal);
                 }
             })
         };
@@ -239,6 +251,26 @@ impl TabLink {
         let _ = self.channel.post_message(&JsValue::from_str(&message.to_json()));
     }
 
+    /// Posts `message` with a copy of `file` in memory. Not the `File` itself: a file the
+    /// user picked is backed by the disk, and Chrome lets only the picking tab's process read
+    /// it (the other tab's upload fails with a network error). `failed` runs if the file could
+    /// not be read or posted.
+    pub fn post_file(&self, message: &TabMessage, file: &web_sys::File, failed: impl FnOnce() + 'static) {
+        let channel = self.channel.clone();
+        let json = message.to_json();
+        let file = file.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let posted = match copy_in_memory(&file).await {
+                Ok(copy) => channel.post_message(&js_sys::Array::of2(&JsValue::from_str(&json), &copy)),
+                Err(error) => Err(error),
+            };
+            if let Err(error) = posted {
+                web_sys::console::warn_2(&"Threadline: could not hand the file to the tab holding the connection".into(), &error);
+                failed();
+            }
+        });
+    }
+
     /// Gives up leadership (or the pending request for it): page hidden or frozen.
     pub fn resign(&mut self) {
         match &mut self.election {
@@ -277,6 +309,25 @@ impl Drop for TabLink {
             let _ = listener.target.remove_event_listener_with_callback(listener.name, listener.callback.as_ref().unchecked_ref());
         }
     }
+}
+
+/// A `File` with `file`'s name, type and bytes, held in memory.
+async fn copy_in_memory(file: &web_sys::File) -> Result<web_sys::File, JsValue> {
+    let bytes = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await?;
+    let options = web_sys::FilePropertyBag::new();
+    options.set_type(&file.type_());
+    web_sys::File::new_with_buffer_source_sequence_and_options(&js_sys::Array::of1(&bytes), &file.name(), &options)
+}
+
+/// A channel message: a JSON string, or a `[json, File]` pair ([`TabLink::post_file`]).
+fn decode(data: &JsValue) -> Option<TabSignal> {
+    if let Some(text) = data.as_string() {
+        return TabMessage::from_json(&text).map(|message| TabSignal::Message(Box::new(message)));
+    }
+    let pair = data.dyn_ref::<js_sys::Array>().filter(|pair| pair.length() == 2)?;
+    let message = pair.get(0).as_string().and_then(|text| TabMessage::from_json(&text))?;
+    let file = pair.get(1).dyn_into::<web_sys::File>().ok()?;
+    Some(TabSignal::WithFile(Box::new(message), file))
 }
 
 fn listen(listeners: &mut Vec<Listener>, target: EventTarget, name: &'static str, on_event: impl Fn(&Event) + 'static) {

@@ -1,6 +1,8 @@
 //! The composer: text area (Enter sends, Shift+Enter newline), counter, attach, emoji picker,
 //! and the list of uploads in progress.
 
+use std::time::Duration;
+
 use leptos::html;
 use leptos::prelude::*;
 use threadline_core::session::{CommandError, ConnectionState};
@@ -9,11 +11,77 @@ use super::Ctx;
 use crate::attachments::FileProblem;
 use crate::platform::dom;
 
-/// A small built-in set: no network fetch, no font download.
-const EMOJI: &[&str] = &[
-    "😀", "😂", "😊", "😍", "😉", "😎", "🤔", "😅", "😢", "😡", "👍", "👎", "👏", "🙏", "👋", "💪", "🎉", "❤️",
-    "🔥", "✅", "❌", "⭐", "☕", "📎",
+/// The built-in emoji by category (icon, emoji): plain tables, no network fetch, no font download.
+/// Category names come from the string catalog, in this order ([`category_name`]).
+const EMOJI: &[(&str, &[&str])] = &[
+    ("😀", &[
+        "😀", "😃", "😄", "😁", "😆", "😅", "😂", "🤣", "😊", "😇", "🙂", "🙃", "😉", "😌", "😍", "🥰", "😘", "😋",
+        "😛", "😜", "🤪", "🤗", "🤔", "🤨", "😐", "😑", "😶", "🙄", "😏", "😬", "😴", "😷", "🤒", "🤕", "🥳", "😎",
+        "🤓", "😕", "😟", "😮", "😲", "😳", "🥺", "😢", "😭", "😱", "😤", "😡", "🤯", "🥱",
+    ]),
+    ("👋", &[
+        "👍", "👎", "👌", "✌️", "🤞", "🤟", "🤘", "🤙", "👈", "👉", "👆", "👇", "☝️", "✋", "🤚", "👋", "👏", "🙌",
+        "👐", "🤲", "🤝", "🙏", "✍️", "💪", "🙋", "🙆", "🙅", "🤷", "🤦", "🙇", "👀", "🧠",
+    ]),
+    ("🌸", &[
+        "🐶", "🐱", "🐭", "🐰", "🦊", "🐻", "🐼", "🐨", "🐯", "🦁", "🐮", "🐷", "🐸", "🐵", "🐔", "🐧", "🐦", "🦋",
+        "🐝", "🌸", "🌹", "🌻", "🌳", "🌵", "🍀", "🍁", "🌈", "☀️", "🌙", "⭐", "❄️", "🔥", "🌊",
+    ]),
+    ("🍕", &[
+        "🍎", "🍊", "🍋", "🍌", "🍉", "🍇", "🍓", "🍒", "🍑", "🥑", "🍅", "🥕", "🌽", "🍞", "🧀", "🍔", "🍟", "🍕",
+        "🌮", "🍣", "🍜", "🍰", "🎂", "🍪", "🍫", "🍩", "☕", "🍵", "🍺", "🍷", "🥂",
+    ]),
+    ("⚽", &[
+        "⚽", "🏀", "🏈", "⚾", "🎾", "🏐", "🏓", "🎯", "🎮", "🎲", "🎨", "🎬", "🎤", "🎧", "🎸", "🎹", "🏆", "🥇",
+        "🎉", "🎊", "🎁", "🎈",
+    ]),
+    ("💡", &[
+        "📱", "💻", "⌨️", "🖥️", "🖨️", "📷", "📞", "🔋", "💡", "🔦", "📦", "📎", "✂️", "📌", "📝", "📅", "📁", "🔒",
+        "🔑", "🛒", "💳", "💰", "✉️", "📧", "🚗", "✈️", "🏠", "⏰", "⌛",
+    ]),
+    ("❤️", &[
+        "❤️", "🧡", "💛", "💚", "💙", "💜", "🖤", "🤍", "💔", "💕", "💖", "💯", "✅", "☑️", "✔️", "❌", "❎", "⚠️",
+        "❓", "❗", "💬", "💤", "➕", "➖", "🔴", "🟢", "🔵", "⭕", "🆗", "🆕", "🔝", "♻️",
+    ]),
 ];
+
+/// The first emoji of the picker's grid, focused when it opens or changes category.
+const FIRST_EMOJI: &str = ".tl-emoji[data-index=\"0\"]";
+
+/// Emoji per row of the picker grid (`.tl-emoji-grid` has as many columns).
+const EMOJI_COLUMNS: usize = 8;
+
+fn category_name(strings: &'static crate::i18n::Strings, index: usize) -> &'static str {
+    [
+        strings.emoji_smileys,
+        strings.emoji_people,
+        strings.emoji_nature,
+        strings.emoji_food,
+        strings.emoji_activities,
+        strings.emoji_objects,
+        strings.emoji_symbols,
+    ]
+    .get(index)
+    .copied()
+    .unwrap_or(strings.emoji)
+}
+
+/// Where an arrow key moves the picker's cursor in a grid of `len` emoji (`None`: not a
+/// navigation key). Left and right follow the reading direction.
+fn next_emoji_index(key: &str, index: usize, len: usize, rtl: bool) -> Option<usize> {
+    let last = len.checked_sub(1)?;
+    let (back, forward) = if rtl { ("ArrowRight", "ArrowLeft") } else { ("ArrowLeft", "ArrowRight") };
+    let next = match key {
+        _ if key == forward => index + 1,
+        _ if key == back => index.checked_sub(1)?,
+        "ArrowDown" => index + EMOJI_COLUMNS,
+        "ArrowUp" => index.checked_sub(EMOJI_COLUMNS)?,
+        "Home" => 0,
+        "End" => last,
+        _ => return None,
+    };
+    Some(next.min(last))
+}
 
 /// Checks and uploads a file chosen or dropped by the user, showing problems as an alert.
 pub fn attach_file(ctx: Ctx, file: web_sys::File) {
@@ -76,11 +144,11 @@ pub fn Composer() -> impl IntoView {
         text.set(event_target_value(&event));
         ctx.with_driver(|driver| driver.typing());
     };
-    let insert_emoji = move |emoji: &'static str| {
-        text.update(|text| text.push_str(emoji));
-        emoji_open.set(false);
-        if let Some(composer) = ctx.composer.get_untracked() {
-            dom::focus(&composer);
+    // Pasting a picture (a screenshot, a copied image) attaches it as the attach button would.
+    let on_paste = move |event: web_sys::ClipboardEvent| {
+        if let Some(file) = dom::first_pasted_file(&event) {
+            event.prevent_default();
+            attach_file(ctx, file);
         }
     };
     let counter = move || {
@@ -139,7 +207,13 @@ pub fn Composer() -> impl IntoView {
                 aria-label=strings.emoji
                 aria-expanded=move || if emoji_open.get() { "true" } else { "false" }
                 disabled=read_only
-                on:click=move |_| emoji_open.update(|open| *open = !*open)
+                on:click=move |event: web_sys::MouseEvent| {
+                    emoji_open.update(|open| *open = !*open);
+                    // Into the picker's grid once it has rendered.
+                    if let Some(form) = emoji_open.get_untracked().then(|| dom::current_element(&event, ".tl-composer")).flatten() {
+                        set_timeout(move || dom::focus_in(&form, FIRST_EMOJI), Duration::ZERO);
+                    }
+                }
             >
                 // An icon, not an emoji glyph: pages without an emoji font still show it.
                 <svg class="tl-icon" viewBox="0 0 24 24" aria-hidden="true">
@@ -147,26 +221,7 @@ pub fn Composer() -> impl IntoView {
                     <path d="M8 14a5 5 0 0 0 8 0M9 9.5h.01M15 9.5h.01" />
                 </svg>
             </button>
-            {move || {
-                emoji_open
-                    .get()
-                    .then(|| {
-                        view! {
-                            <div class="tl-emoji-picker" role="group" aria-label=strings.emoji>
-                                {EMOJI
-                                    .iter()
-                                    .map(|emoji| {
-                                        view! {
-                                            <button type="button" class="tl-emoji" on:click=move |_| insert_emoji(emoji)>
-                                                {*emoji}
-                                            </button>
-                                        }
-                                    })
-                                    .collect_view()}
-                            </div>
-                        }
-                    })
-            }}
+            {move || emoji_open.get().then(|| view! { <EmojiPicker open=emoji_open text=text /> })}
             <textarea
                 class="tl-input"
                 data-testid="composer"
@@ -178,6 +233,7 @@ pub fn Composer() -> impl IntoView {
                 prop:value=move || text.get()
                 on:input=on_input
                 on:keydown=on_keydown
+                on:paste=on_paste
             ></textarea>
             {counter}
             <button
@@ -192,6 +248,111 @@ pub fn Composer() -> impl IntoView {
                 </svg>
             </button>
         </form>
+    }
+}
+
+/// The emoji picker: category tabs over a grid (arrow keys, Home and End move; Enter or a click
+/// inserts at the composer's caret; Escape closes and goes back to the composer). One click and
+/// one key listener on the picker serve every button, and a category renders as plain static
+/// markup: each listener or reactive attribute would add wasm.
+#[component]
+fn EmojiPicker(open: RwSignal<bool>, text: RwSignal<String>) -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let locale = ctx.model.locale;
+    let strings = locale.strings();
+    let category = RwSignal::new(0_usize);
+    let emoji_of = |category: usize| EMOJI.get(category).map_or(&[][..], |(_, emoji)| *emoji);
+    let back_to_composer = move || {
+        open.set(false);
+        if let Some(composer) = ctx.composer.get_untracked() {
+            dom::focus(&composer);
+        }
+    };
+    let index_of = |event: &web_sys::Event, name: &str| dom::target_data(event, name).and_then(|value| value.parse::<usize>().ok());
+    let on_click = move |event: web_sys::MouseEvent| {
+        if let Some(index) = index_of(&event, "data-category") {
+            category.set(index);
+            // The new category's first emoji, once it has rendered.
+            if let Some(picker) = dom::current_element(&event, ".tl-emoji-picker") {
+                set_timeout(move || dom::focus_in(&picker, FIRST_EMOJI), Duration::ZERO);
+            }
+        } else if let Some(&emoji) = index_of(&event, "data-index").and_then(|index| emoji_of(category.get_untracked()).get(index)) {
+            match ctx.composer.get_untracked() {
+                Some(composer) => text.set(dom::insert_at_caret(&composer, emoji)),
+                None => text.update(|text| text.push_str(emoji)),
+            }
+            back_to_composer();
+        }
+    };
+    let on_keydown = move |event: web_sys::KeyboardEvent| {
+        let key = event.key();
+        if key == "Escape" {
+            // Only the picker closes, not the panel.
+            event.prevent_default();
+            event.stop_propagation();
+            back_to_composer();
+            return;
+        }
+        let Some(index) = index_of(&event, "data-index") else { return };
+        let len = emoji_of(category.get_untracked()).len();
+        if let (Some(next), Some(picker)) = (next_emoji_index(&key, index, len, locale.dir() == "rtl"), dom::current_element(&event, ".tl-emoji-picker")) {
+            event.prevent_default();
+            dom::focus_in(&picker, &format!("[data-index=\"{next}\"]"));
+        }
+    };
+    view! {
+        <div
+            class="tl-emoji-picker"
+            data-testid="emoji-picker"
+            role="dialog"
+            aria-label=strings.emoji
+            on:click=on_click
+            on:keydown=on_keydown
+        >
+            {move || {
+                let current = category.get();
+                let tabs = EMOJI
+                    .iter()
+                    .enumerate()
+                    .map(|(index, (icon, _))| {
+                        view! {
+                            <button
+                                type="button"
+                                class="tl-emoji-tab"
+                                role="tab"
+                                data-testid="emoji-category"
+                                data-category=index
+                                aria-selected=if index == current { "true" } else { "false" }
+                                aria-label=category_name(strings, index)
+                                title=category_name(strings, index)
+                            >
+                                {*icon}
+                            </button>
+                        }
+                    })
+                    .collect_view();
+                // One tab stop; the arrow keys move focus within the grid.
+                let grid = emoji_of(current)
+                    .iter()
+                    .enumerate()
+                    .map(|(index, emoji)| {
+                        view! {
+                            <button type="button" class="tl-emoji" data-index=index tabindex=if index == 0 { "0" } else { "-1" }>
+                                {*emoji}
+                            </button>
+                        }
+                    })
+                    .collect_view();
+                view! {
+                    <div class="tl-emoji-tabs" role="tablist" aria-label=strings.emoji>
+                        {tabs}
+                    </div>
+                    <div class="tl-emoji-grid" role="tabpanel" aria-label=category_name(strings, current)>
+                        {grid}
+                    </div>
+                }
+            }}
+        </div>
     }
 }
 
@@ -216,5 +377,37 @@ pub fn Uploads() -> impl IntoView {
                 })
                 .collect_view()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrow_keys_move_through_the_emoji_grid() {
+        assert_eq!(next_emoji_index("ArrowRight", 0, 20, false), Some(1));
+        assert_eq!(next_emoji_index("ArrowLeft", 0, 20, false), None, "stops at the first emoji");
+        assert_eq!(next_emoji_index("ArrowLeft", 3, 20, true), Some(4), "left goes forward right-to-left");
+        assert_eq!(next_emoji_index("ArrowDown", 2, 20, false), Some(2 + EMOJI_COLUMNS));
+        assert_eq!(next_emoji_index("ArrowDown", 15, 20, false), Some(19), "clamped to the last emoji");
+        assert_eq!(next_emoji_index("ArrowUp", 3, 20, false), None);
+        assert_eq!(next_emoji_index("End", 3, 20, false), Some(19));
+        assert_eq!(next_emoji_index("Home", 3, 20, false), Some(0));
+        assert_eq!(next_emoji_index("a", 3, 20, false), None);
+        assert_eq!(next_emoji_index("ArrowRight", 0, 0, false), None, "an empty grid");
+    }
+
+    #[test]
+    fn emoji_table_is_small_and_unique_per_category() {
+        let total: usize = EMOJI.iter().map(|(_, emoji)| emoji.len()).sum();
+        assert!((150..=250).contains(&total), "{total} emoji");
+        for (icon, emoji) in EMOJI {
+            let mut sorted = emoji.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), emoji.len(), "a duplicate in category {icon}");
+        }
+        assert!(category_name(&crate::i18n::FR, EMOJI.len() - 1) != crate::i18n::FR.emoji, "every category is named");
     }
 }

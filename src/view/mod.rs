@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use leptos::html;
 use leptos::prelude::*;
-use threadline_core::session::{CloseReason, ConnectionState};
+use threadline_core::session::{CloseReason, CommandError, ConnectionState};
 
 use crate::config::{Position, Theme};
 use crate::model::{status_key, status_text, Model, SIGN_IN_REQUIRED};
@@ -243,6 +243,7 @@ fn Panel(panel_ref: NodeRef<html::Section>, title: String) -> impl IntoView {
                     <span class="tl-status-dot" aria-hidden="true"></span>
                     {move || status_text(locale, &model.state.get(), model.now.get())}
                 </span>
+                <ClearConversation />
                 <button
                     type="button"
                     class="tl-close"
@@ -260,7 +261,7 @@ fn Panel(panel_ref: NodeRef<html::Section>, title: String) -> impl IntoView {
                 model
                     .storage_notice
                     .get()
-                    .map(|text| view! { <p class="tl-storage-notice" role="note">{text}</p> })
+                    .map(|text| view! { <p class="tl-storage-notice" data-testid="storage-notice" role="note">{text}</p> })
             }}
             <ExpiryBanner />
             <transcript::Transcript />
@@ -289,6 +290,99 @@ fn Panel(panel_ref: NodeRef<html::Section>, title: String) -> impl IntoView {
             <p class="tl-drop-hint" aria-hidden="true">{strings.drop_here}</p>
             <Lightbox />
         </section>
+    }
+}
+
+/// The header's "clear conversation" control: shown when the deployment allows clearing
+/// (`conversationClear.enabled`), the session can clear (connected or read-only) and the server
+/// has not refused it (403). It opens a small confirmation under the header (Escape or Cancel
+/// close it); a refusal from the driver or later from the server shows as an alert. One
+/// reactive block and one click listener for all three buttons keep it small in wasm.
+#[component]
+fn ClearConversation() -> impl IntoView {
+    const CLEAR: &str = "[data-testid=\"clear-conversation\"]";
+    let ctx = expect_context::<Ctx>();
+    let model = ctx.model;
+    let strings = model.locale.strings();
+    let allowed = ctx.with_driver(|driver| driver.deployment().conversation_clear_enabled());
+    let confirming = RwSignal::new(false);
+    // Focus moves once the block has rendered again (its buttons are new elements).
+    let focus_later = |event: &web_sys::Event, selector: &'static str| {
+        if let Some(wrapper) = dom::current_element(event, ".tl-clear") {
+            set_timeout(move || dom::focus_in(&wrapper, selector), Duration::ZERO);
+        }
+    };
+    let on_click = move |event: web_sys::MouseEvent| match dom::target_data(&event, "data-testid").as_deref() {
+        Some("clear-conversation") => {
+            confirming.update(|open| *open = !*open);
+            if confirming.get_untracked() {
+                focus_later(&event, "[data-testid=\"clear-confirm\"]");
+            }
+        }
+        Some("clear-confirm") => {
+            confirming.set(false);
+            match ctx.with_driver(|driver| driver.clear_conversation()) {
+                Ok(()) => {}
+                Err(CommandError::FeatureDisabled) => model.alert.set(Some(strings.clear_unavailable.to_string())),
+                Err(error) => model.alert.set(Some(error.to_string())),
+            }
+        }
+        Some("clear-cancel") => {
+            confirming.set(false);
+            focus_later(&event, CLEAR);
+        }
+        _ => {}
+    };
+    let on_keydown = move |event: web_sys::KeyboardEvent| {
+        if event.key() == "Escape" && confirming.get_untracked() {
+            // Only the question closes, not the panel.
+            event.prevent_default();
+            event.stop_propagation();
+            confirming.set(false);
+            focus_later(&event, CLEAR);
+        }
+    };
+    view! {
+        <div class="tl-clear" on:click=on_click on:keydown=on_keydown>
+            {move || {
+                let can_clear = matches!(model.state.get(), ConnectionState::Connected | ConnectionState::ReadOnly);
+                if !allowed || !can_clear || model.clear_refused.get() {
+                    return None;
+                }
+                let asking = confirming.get();
+                Some(view! {
+                    <button
+                        type="button"
+                        class="tl-header-button"
+                        data-testid="clear-conversation"
+                        aria-label=strings.clear_conversation
+                        title=strings.clear_conversation
+                        aria-expanded=if asking { "true" } else { "false" }
+                        aria-controls="tl-clear-confirm"
+                    >
+                        <svg class="tl-icon" viewBox="0 0 24 24" aria-hidden="true">
+                            <path d="M4 7h16M10 11v6M14 11v6M6 7l1 13h10l1-13M9 7V4h6v3" />
+                        </svg>
+                    </button>
+                    {asking
+                        .then(|| {
+                            view! {
+                                <div id="tl-clear-confirm" class="tl-confirm" role="alertdialog" aria-label=strings.clear_conversation>
+                                    <p class="tl-confirm-text">{strings.clear_confirm}</p>
+                                    <div class="tl-confirm-actions">
+                                        <button type="button" class="tl-button" data-testid="clear-confirm">
+                                            {strings.clear_confirm_yes}
+                                        </button>
+                                        <button type="button" class="tl-link-button" data-testid="clear-cancel">
+                                            {strings.cancel}
+                                        </button>
+                                    </div>
+                                </div>
+                            }
+                        })}
+                })
+            }}
+        </div>
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use leptos::html;
 use leptos::prelude::*;
 use threadline_core::markdown::safe_href;
-use threadline_core::protocol::{Attachment, Card, CardActionType, Content, MediaType, MessageId};
+use threadline_core::protocol::{Attachment, ButtonResponseType, Card, CardActionType, Content, DatePicker, IsoTime, MediaType, MessageId};
 use threadline_core::session::{Author, DeliveryStatus, Direction, EntryKind, NoticeKind, OrderKey, TranscriptEntry};
 
 use super::markdown::render_markdown;
@@ -181,8 +181,15 @@ pub fn Transcript() -> impl IntoView {
             let anchor = anchor_height.clone();
             set_timeout(
                 move || {
+                    // The messenger may have been removed since (its signals are disposed then).
+                    if row_height.is_disposed() {
+                        return;
+                    }
                     let resized = measure_row_height(above_ref, below_ref, current, row_height);
                     let keep_place = move || {
+                        if row_height.is_disposed() {
+                            return;
+                        }
                         let Some(element) = transcript_ref.get_untracked() else { return };
                         let (_, height, _) = dom::scroll_metrics(&element);
                         if let Some(before) = anchor.take() {
@@ -473,7 +480,10 @@ fn message_view(ctx: Ctx, entry: Arc<TranscriptEntry>, grouped: bool, last: bool
     });
     let author_line = (!own && !grouped).then(|| view! { <span class="tl-author">{name.clone()}</span> });
     let text = (!entry.text.is_empty()).then(|| {
-        if !own && model.markdown.get_untracked() {
+        if let Some(millis) = own.then(|| date_answer(model, &entry)).flatten().and_then(|iso| iso_millis(&iso)) {
+            // A date picker answer: the chosen slot as the reader's date and time, not ISO text.
+            view! { <p class="tl-text tl-plain">{slot_label(locale, millis)}</p> }.into_any()
+        } else if !own && model.markdown.get_untracked() {
             view! { <div class="tl-text tl-markdown">{render_markdown(&entry.text)}</div> }.into_any()
         } else {
             view! { <p class="tl-text tl-plain">{entry.text.clone()}</p> }.into_any()
@@ -569,10 +579,145 @@ fn content_view(ctx: Ctx, entry: &TranscriptEntry, content: &Content, last: bool
             let cards = carousel.cards.iter().map(|card| card_view(ctx, card, origin.clone())).collect_view();
             view! { <div class="tl-cards tl-carousel">{cards}</div> }.into_any()
         }
-        Content::DatePicker(_) | Content::Unknown { .. } => {
+        Content::DatePicker(picker) => date_picker_view(ctx, entry, picker, last),
+        Content::Unknown { .. } => {
             view! { <p class="tl-unsupported">{strings.unsupported}</p> }.into_any()
         }
     }
+}
+
+/// The ISO `dateTime` a customer message answered a date picker with, if it is such an answer:
+/// after the echo its `ButtonResponse` says so; before it, the key was sent from this tab.
+fn date_answer(model: crate::model::Model, entry: &TranscriptEntry) -> Option<String> {
+    let echoed = entry.content.iter().find_map(|content| match content {
+        Content::ButtonResponse(response) if response.button_type == ButtonResponseType::DatePicker => Some(response.payload.clone()),
+        _ => None,
+    });
+    echoed.or_else(|| model.date_answers.with_value(|keys| keys.contains(&entry.key)).then(|| entry.text.clone()))
+}
+
+fn iso_millis(iso: &str) -> Option<u64> {
+    IsoTime::new(iso).to_unix_millis()
+}
+
+/// "Tuesday, 12 May · 14:30" in the messenger's locale and the reader's time zone.
+fn slot_label(locale: crate::i18n::Locale, millis: u64) -> String {
+    format!("{} · {}", intl::day(locale, millis), intl::time(locale, millis))
+}
+
+/// The slot the customer already chose for the picker in message `origin`: the first date
+/// answer after it (matched by `originatingMessageId` once echoed).
+fn chosen_slot(model: crate::model::Model, picker: &TranscriptEntry) -> Option<String> {
+    model.rows.with_untracked(|rows| {
+        let after = rows.partition_point(|row| row.entry.order <= picker.order);
+        rows[after..].iter().filter(|row| row.entry.author == Author::Customer).find_map(|row| {
+            let answers_other = row.entry.content.iter().any(|content| {
+                matches!(content, Content::ButtonResponse(response)
+                    if response.originating_message_id.is_some() && response.originating_message_id != picker.message_id)
+            });
+            if answers_other { None } else { date_answer(model, &row.entry) }
+        })
+    })
+}
+
+/// A date/time-slot picker (SPEC §4.2): title, subtitle and the slots grouped by local day.
+/// A click answers with the slot's ISO `dateTime`. The answer is a new row, so this row renders
+/// again as no longer the latest: then it is `answered` (the chosen slot marked) or, when a
+/// newer message superseded it unanswered, `closed`; either way its slots are disabled.
+/// Static attributes only (no signals): each reactive attribute costs wasm.
+fn date_picker_view(ctx: Ctx, entry: &TranscriptEntry, picker: &DatePicker, last: bool) -> AnyView {
+    let model = ctx.model;
+    let locale = model.locale;
+    let strings = locale.strings();
+    let answered = chosen_slot(model, entry);
+    let offered = last && answered.is_none() && entry.author != Author::Customer;
+    let state = if offered { "open" } else if answered.is_some() { "answered" } else { "closed" };
+    // Set by the first click, so a double click cannot answer twice before the row re-renders.
+    let sent = Rc::new(Cell::new(false));
+    let origin = entry.message_id.clone();
+
+    // In time order, without duplicates. Insertion keeps a slice sort (kilobytes of wasm) out;
+    // pickers offer tens of slots.
+    let mut slots: Vec<(u64, &str)> = Vec::new();
+    for slot in &picker.available_times {
+        let Some(millis) = slot.date_time.to_unix_millis() else { continue };
+        let at = slots.partition_point(|&(other, _)| other < millis);
+        if slots.get(at).is_none_or(|&(other, _)| other != millis) {
+            slots.insert(at, (millis, slot.date_time.as_str()));
+        }
+    }
+    let mut days: Vec<(u32, Vec<(u64, &str)>)> = Vec::new();
+    for (millis, iso) in slots {
+        let day = intl::day_number(millis);
+        match days.last_mut() {
+            Some((last_day, day_slots)) if *last_day == day => day_slots.push((millis, iso)),
+            _ => days.push((day, vec![(millis, iso)])),
+        }
+    }
+    let days = days
+        .into_iter()
+        .map(|(_, day_slots)| {
+            let label = intl::day(locale, day_slots[0].0);
+            let buttons = day_slots
+                .into_iter()
+                .map(|(millis, iso)| {
+                    let on_click = {
+                        let (iso, origin, sent) = (iso.to_string(), origin.clone(), sent.clone());
+                        move |_| {
+                            if sent.replace(true) {
+                                return;
+                            }
+                            match ctx.with_driver(|driver| driver.date_picker_answer(iso.clone(), origin.clone())) {
+                                Ok(Some(key)) => model.date_answers.update_value(|keys| keys.push(key)),
+                                Ok(None) => {}
+                                Err(error) => {
+                                    sent.set(false);
+                                    model.alert.set(Some(error.to_string()));
+                                }
+                            }
+                        }
+                    };
+                    let pressed = answered.as_deref() == Some(iso);
+                    view! {
+                        <button
+                            type="button"
+                            class="tl-date-slot"
+                            data-testid="date-slot"
+                            data-value=iso.to_string()
+                            aria-label=slot_label(locale, millis)
+                            aria-pressed=if pressed { "true" } else { "false" }
+                            disabled=!offered
+                            on:click=on_click
+                        >
+                            {intl::time(locale, millis)}
+                        </button>
+                    }
+                })
+                .collect_view();
+            let group_label = label.clone();
+            view! {
+                <div class="tl-date-day" role="group" aria-label=group_label>
+                    <p class="tl-date-day-label">{label}</p>
+                    <div class="tl-date-slots">{buttons}</div>
+                </div>
+            }
+        })
+        .collect_view();
+    let title = picker.title.clone().filter(|title| !title.trim().is_empty()).unwrap_or_else(|| strings.date_picker_title.to_string());
+    let subtitle = picker.subtitle.clone().filter(|text| !text.trim().is_empty());
+    let image = picker.image_url.as_deref().and_then(safe_image_url).map(|url| view! { <img class="tl-date-picker-image" src=url alt="" /> });
+    let note = answered.is_some().then_some(strings.date_picker_answered);
+    let group_label = title.clone();
+    view! {
+        <div class="tl-date-picker" data-testid="date-picker" data-state=state role="group" aria-label=group_label>
+            {image}
+            <p class="tl-date-picker-title">{title}</p>
+            {subtitle.map(|text| view! { <p class="tl-date-picker-subtitle">{text}</p> })}
+            {days}
+            {note.map(|text| view! { <p class="tl-date-picker-answered">{text}</p> })}
+        </div>
+    }
+    .into_any()
 }
 
 fn card_view(ctx: Ctx, card: &Card, origin: Option<MessageId>) -> AnyView {

@@ -14,6 +14,11 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+mod hostile;
+mod notify;
+mod storage;
+mod ui;
+
 // ---------------------------------------------------------------------------------------------
 // Scripted IO
 

@@ -1,5 +1,7 @@
 /* Demo host pages only (not part of the embed). Include it before the snippet:
  *  - the page URL overrides the snippet's settings: ?deploymentId=…&server=…&locale=…&theme=…&position=…
+ *    (kept in sessionStorage for the sign-in round trip: the identity provider redirects back to
+ *    the page without them, with ?code=…&state=…, and the page must boot the same messenger);
  *  - with data-load-from-server it loads the loader from the messenger's server (cross-origin.html);
  *  - the page lists the messenger's events (#events) and any Content-Security-Policy violation
  *    (#csp), also kept in window.threadlineDemo for tests. */
@@ -19,6 +21,24 @@
     var value = query.get(key);
     if (value) settings[key] = value;
   });
+  // Saved only as the page is left (the messenger writes no storage before first use, and
+  // neither does its demo page), restored only on a return from the identity provider.
+  var saved = 'threadline-demo:settings:' + location.pathname;
+  try {
+    if (!Object.keys(settings).length && query.has('state') && (query.has('code') || query.has('error'))) {
+      settings = JSON.parse(sessionStorage.getItem(saved)) || {};
+    }
+  } catch (e) {
+    // No sessionStorage (or a broken entry): the snippet's own settings apply.
+  }
+  addEventListener('pagehide', function () {
+    try {
+      if (Object.keys(settings).length) sessionStorage.setItem(saved, JSON.stringify(settings));
+    } catch (e) {
+      // Nothing to keep them in: a sign-in round trip falls back to the snippet's settings.
+    }
+  });
+  demo.settings = settings;
 
   if (me && me.hasAttribute('data-load-from-server')) {
     // The messenger's server is another origin: by default the other loopback name of this

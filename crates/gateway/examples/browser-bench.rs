@@ -215,12 +215,17 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// The host page used for "load time with and without the snippet": ordinary content, no
-/// framework. `snippet` adds the documented two-part install (queueing stub + async script tag).
+/// framework. `snippet` adds the documented install (README "Embedding"): the queueing stub
+/// and settings, and the loader script added once the page has loaded. (A plain
+/// `<script async src=…>` tag, the strict-CSP form, is a subresource the load event waits for:
+/// one more request before `load`, whatever the script does.)
 fn host_page(snippet: Option<(&str, &str)>) -> String {
     let install = match snippet {
         Some((loader, base)) => format!(
-            "<script>window.Threadline=window.Threadline||function(){{(Threadline.q=Threadline.q||[]).push(arguments)}};</script>\n\
-             <script async src=\"/{loader}\" data-deployment-id=\"{DEMO_DEPLOYMENT}\" data-server=\"{base}\"></script>"
+            "<script>window.Threadline=window.Threadline||function(){{(Threadline.q=Threadline.q||[]).push(arguments)}};\n\
+             Threadline.c={{deploymentId:'{DEMO_DEPLOYMENT}',server:'{base}'}};\n\
+             (function(d,s){{s=d.createElement('script');s.src='/{loader}';\
+             d.readyState=='complete'?d.head.appendChild(s):addEventListener('load',function(){{d.head.appendChild(s)}})}})(document);</script>"
         ),
         None => String::new(),
     };

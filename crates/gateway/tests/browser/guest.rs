@@ -52,8 +52,12 @@ async fn final_minutes_banner_then_expiry_collapses_clears_and_starts_over() {
     env.close_messenger_from_composer().await;
     env.control(&old_token, &deployment, "expire", json!({ "inSeconds": 240 }));
     env.open_messenger().await;
-    let banner = env.wait_for("[data-testid=expiry-banner]", 40).await;
-    let banner_text = banner.text().await.expect("banner text");
+    env.wait_for("[data-testid=expiry-banner]", 40).await;
+    // Regression (flaky under load): WebDriver's text() is "" while the panel is still opening, so
+    // wait for the banner to be shown with its text rather than read it the moment it exists.
+    env.wait_js("(document.querySelector('[data-testid=expiry-banner]')?.innerText ?? '').trim().length > 0", json!(true), 10)
+        .await;
+    let banner_text = env.js("return document.querySelector('[data-testid=expiry-banner]').innerText;").await.as_str().unwrap_or_default().to_string();
     assert!(
         banner_text.contains("minute") && (banner_text.contains('4') || banner_text.contains('3')),
         "the banner should give the remaining time (3–4 minutes): {banner_text:?}"

@@ -11,6 +11,7 @@ mod auth;
 mod chaos;
 mod chaos_proxy;
 mod embed;
+mod faults;
 mod guest;
 mod people;
 mod rendering;

@@ -196,7 +196,7 @@ async fn wait_until(env: &Env, secs: u64, done: impl Fn(&[crate::messenger::Show
 }
 
 /// The messenger's file input (inside the attach control, else anywhere in the messenger).
-async fn file_input(env: &Env) -> fantoccini::elements::Element {
+pub(crate) async fn file_input(env: &Env) -> fantoccini::elements::Element {
     env.wait_for("[data-testid=attach]", 5).await;
     for css in ["[data-testid=attach] input[type=file]", "[data-testid=messenger] input[type=file]", "input[type=file]"] {
         if let Ok(input) = env.client.find(Locator::Css(css)).await {
@@ -255,7 +255,7 @@ impl Drop for ImageServer {
 }
 
 /// A valid RGB PNG of one colour (zlib "stored" blocks, so no compressor is needed).
-fn solid_png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
+pub(crate) fn solid_png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
     let mut raw = Vec::new();
     for _ in 0..height {
         raw.push(0); // filter type None
@@ -288,6 +288,89 @@ fn solid_png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
         png.extend_from_slice(&crc.to_be_bytes());
     }
     png
+}
+
+/// Issue 6 gap: a bot's date/time-slot picker (SPEC §4.2) renders its slots, and a click
+/// answers per SPEC §3.3-6 (`ButtonResponse` of type `DatePicker`, the slot's ISO `dateTime` as
+/// payload, `originatingMessageId`); the picker then shows as answered.
+#[tokio::test]
+async fn date_picker_slot_is_answered_with_a_button_response() {
+    let env = Env::start().await;
+    let deployment = env.open_connected(json!({ "guestSessionTtl": "1d" })).await;
+    let token = env.wait_session_token(&deployment, 5).await;
+    let slots = ["2031-05-12T10:00:00.000Z", "2031-05-12T10:30:00.000Z", "2031-05-14T10:00:00.000Z"];
+    let offered = env.control(
+        &token,
+        &deployment,
+        "messages",
+        json!({
+            "text": "Pick a time for your callback",
+            "content": [{"contentType": "DatePicker", "datePicker": {
+                "title": "Schedule a callback",
+                "subtitle": "All times in your local time zone",
+                "availableTimes": slots.iter().map(|slot| json!({"dateTime": slot, "duration": 1800})).collect::<Vec<_>>()
+            }}]
+        }),
+    );
+    let picker_id = offered["id"].as_str().expect("the agent message id").to_string();
+    let open = "[data-testid=date-picker][data-state=open]";
+    env.wait_for(open, 10).await;
+    let shown = env
+        .js("return Array.from(document.querySelectorAll('[data-testid=date-slot]')).map(b => b.getAttribute('data-value'));")
+        .await;
+    assert_eq!(shown, json!(slots), "every slot shown, in time order");
+    assert_eq!(env.js("return document.querySelectorAll('.tl-date-day').length;").await, json!(2), "grouped by day");
+    env.screenshot("date-picker-open").await;
+
+    let slot = env
+        .client
+        .find(Locator::Css(&format!("[data-testid=date-slot][data-value='{}']", slots[1])))
+        .await
+        .expect("the second slot");
+    slot.click().await.expect("click the slot");
+    env.wait_for("[data-testid=date-picker][data-state=answered]", 10).await;
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let answer = loop {
+        let transcript = env.session(&token, &deployment)["transcript"].clone();
+        let found = transcript.as_array().into_iter().flatten().find_map(|body| {
+            let response = &body["content"][0]["buttonResponse"];
+            (body["direction"] == "Inbound" && response["type"] == "DatePicker").then(|| response.clone())
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "the server never got a DatePicker answer: {transcript}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(answer["payload"], json!(slots[1]));
+    assert_eq!(answer["originatingMessageId"], json!(picker_id));
+    env.wait_messages("the answer, sent and shown as a local time", 10, |shown| {
+        shown.iter().any(|m| m.author == "customer" && m.status == "sent" && !m.text.contains("T10:30"))
+    })
+    .await;
+    assert_eq!(env.js("return document.querySelectorAll('[data-testid=date-slot]:not([disabled])').length;").await, json!(0));
+    env.screenshot("date-picker-answered").await;
+    env.finish().await;
+}
+
+/// Issue 6 gap: the header's "clear conversation" control asks first, then clears the
+/// transcript through the spec's Presence Clear.
+#[tokio::test]
+async fn clear_conversation_asks_then_empties_the_transcript() {
+    let env = Env::start().await;
+    let deployment = env.open_connected(json!({ "guestSessionTtl": "1d", "conversationClear": true })).await;
+    let token = env.wait_session_token(&deployment, 5).await;
+    let text = format!("before clearing {}", nonce());
+    env.agent_says(&token, &deployment, &text);
+    env.wait_messages("the agent message", 10, |shown| shown.iter().any(|m| m.text.contains(&text))).await;
+
+    env.wait_for("[data-testid=clear-conversation]", 5).await.click().await.expect("click clear");
+    env.wait_for("[data-testid=clear-confirm]", 5).await.click().await.expect("confirm clear");
+    env.wait_js("document.querySelectorAll('[data-testid=message]').length", json!(0), 10).await;
+    let notices = env.js("return Array.from(document.querySelectorAll('[data-testid=notice]')).map(n => n.textContent);").await;
+    assert!(notices.to_string().contains("cleared"), "no 'cleared' notice: {notices}");
+    env.finish().await;
 }
 
 fn adler32(data: &[u8]) -> u32 {

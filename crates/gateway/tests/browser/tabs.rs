@@ -1,15 +1,19 @@
 //! One connection per browser and the durable outbox (issue 8 §3–§4): tabs of one deployment
 //! share a single WebSocket (counted at the gateway's control API), mirror the transcript, hand
-//! the connection over when the leader tab closes, and a message sent while the connection is
-//! down survives a reload and reaches the server once.
+//! the connection over when the leader tab closes or freezes, and a message sent while the
+//! connection is down survives a reload and reaches the server once. A follower tab's file is
+//! uploaded by the leader; a new agent message rings in one tab only.
 
 use std::time::{Duration, Instant};
 
 use fantoccini::wd::WindowHandle;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::harness::Env;
 use crate::messenger::{assert_shown_once_in_order, assert_unique_ids, nonce};
+use crate::rendering::{file_input, solid_png};
 
 /// Records every `data-state` of the status element with the page's wall clock, so a handover
 /// can be timed from inside a tab (`window.__tlTimedStates = [[state, ms], …]`).
@@ -60,6 +64,54 @@ impl Env {
         self.client.switch_to_window(handle.clone()).await.expect("switch to the new tab");
         self.open_page(deployment).await;
         handle
+    }
+
+    /// Opens a new tab on `path` (under the gateway) and switches to it.
+    async fn open_tab_at(&self, path: &str) -> WindowHandle {
+        let handle = self.client.new_window(true).await.expect("open a tab").handle;
+        self.client.switch_to_window(handle.clone()).await.expect("switch to the new tab");
+        self.client.goto(&format!("{}{path}", self.base)).await.expect("load the page");
+        self.wait_for("[data-testid=launcher]", 20).await;
+        handle
+    }
+
+    /// Sets the page lifecycle state (`frozen`, `active`) of the tab whose URL ends with
+    /// `marker`, over a DevTools connection of its own: chromedriver's `goog/cdp/execute` waits
+    /// on the frozen page and never answers.
+    async fn set_lifecycle_state(&self, marker: &str, state: &str) {
+        let capabilities = self.client.capabilities().expect("the session's capabilities");
+        let address = capabilities
+            .get("goog:chromeOptions")
+            .and_then(|options| options["debuggerAddress"].as_str())
+            .unwrap_or_else(|| panic!("no goog:chromeOptions.debuggerAddress in {capabilities:?}"))
+            .to_string();
+        let targets = devtools_targets(&address);
+        let socket_url = targets
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|target| target["type"] == "page" && target["url"].as_str().is_some_and(|url| url.ends_with(marker)))
+            .and_then(|target| target["webSocketDebuggerUrl"].as_str())
+            .unwrap_or_else(|| panic!("no page ending in {marker} among {targets}"))
+            .to_string();
+        let (mut socket, _) = tokio_tungstenite::connect_async(socket_url.as_str()).await.expect("connect to the tab's DevTools socket");
+        let command = json!({ "id": 1, "method": "Page.setWebLifecycleState", "params": { "state": state } });
+        socket.send(Message::Text(command.to_string().into())).await.expect("send the DevTools command");
+        let answer = tokio::time::timeout(Duration::from_secs(5), async {
+            while let Some(Ok(message)) = socket.next().await {
+                if let Message::Text(text) = message {
+                    let value: Value = serde_json::from_str(text.as_str()).unwrap_or(Value::Null);
+                    if value["id"] == json!(1) {
+                        return value;
+                    }
+                }
+            }
+            Value::Null
+        })
+        .await
+        .expect("the DevTools command was not answered within 5 s");
+        assert!(answer.get("error").is_none() && answer.get("result").is_some(), "Page.setWebLifecycleState {state}: {answer}");
+        let _ = socket.close(None).await;
     }
 
     async fn switch_to(&self, tab: &WindowHandle) {
@@ -283,4 +335,273 @@ async fn a_message_queued_offline_survives_a_reload_and_is_sent_once() {
     let outbox: Value = env.js(&format!("return window.localStorage.getItem('threadline:{deployment}:outbox');")).await;
     assert_eq!(outbox, Value::Null, "the outbox was not emptied after delivery");
     env.finish().await;
+}
+
+/// Waits until some tab's recorded status log (`RECORD_TIMED_STATES_JS`) shows `connected`
+/// again after leaving it, and returns the earliest such time (page clock, ms).
+async fn first_reconnect(env: &Env, tabs: &[&WindowHandle], what: &str) -> f64 {
+    let probe = "const log = window.__tlTimedStates || []; \
+        const i = log.findIndex(e => e[0] !== 'connected'); \
+        const c = i < 0 ? undefined : log.slice(i).find(e => e[0] === 'connected'); \
+        return c ? c[1] : null;";
+    let mut reconnected_at = Vec::new();
+    for tab in tabs {
+        env.switch_to(tab).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let at = loop {
+            if let Some(at) = env.js(probe).await.as_f64() {
+                break at;
+            }
+            assert!(Instant::now() < deadline, "no reconnect after {what}: {}", env.js("return window.__tlTimedStates;").await);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        reconnected_at.push(at);
+    }
+    reconnected_at.into_iter().fold(f64::INFINITY, f64::min)
+}
+
+/// A frozen leader (the page lifecycle's `freeze`, as Chrome does to background tabs) resigns:
+/// another tab holds the one socket within a second, with the same token, and the frozen tab
+/// follows when it resumes.
+#[tokio::test]
+async fn freezing_the_leader_tab_hands_the_connection_over_within_a_second() {
+    let env = Env::start().await;
+    let deployment = env.open_connected(json!({ "guestSessionTtl": "1d" })).await;
+    let tag = nonce();
+    let before = format!("before the freeze {tag}");
+    env.send_and_confirm(&before).await;
+    let token = env.wait_session_token(&deployment, 5).await;
+    let leader = env.client.window().await.expect("leader tab");
+    let second = env.open_tab(&deployment).await;
+    env.open_messenger().await;
+    env.wait_messages("the transcript in the second tab", 10, |shown| shown.iter().any(|m| m.text.contains(&before))).await;
+    env.js(RECORD_TIMED_STATES_JS).await;
+    let third = env.open_tab(&deployment).await;
+    env.open_messenger().await;
+    env.wait_messages("the transcript in the third tab", 10, |shown| shown.iter().any(|m| m.text.contains(&before))).await;
+    env.js(RECORD_TIMED_STATES_JS).await;
+    env.wait_sockets(&deployment, 1, 5, Duration::from_millis(500)).await;
+
+    env.switch_to(&leader).await;
+    // A URL only this tab has, to find it among the DevTools targets.
+    env.js("history.replaceState(null, '', location.href + '#frozen-leader');").await;
+    env.switch_to(&second).await;
+    let frozen_at = env.js("return Date.now();").await.as_f64().expect("page clock");
+    env.set_lifecycle_state("#frozen-leader", "frozen").await;
+    let handover_ms = first_reconnect(&env, &[&second, &third], "the leader froze").await - frozen_at;
+    println!("leader frozen → new leader connected: {handover_ms:.0} ms");
+    assert!(handover_ms >= 0.0, "a reconnect recorded before the leader froze ({handover_ms:.0} ms)");
+    assert!(handover_ms < 1000.0, "the handover took {handover_ms:.0} ms (> 1 s)");
+    env.wait_sockets(&deployment, 1, 5, Duration::from_millis(1000)).await;
+    let during = format!("sent while the old leader is frozen {tag}");
+    env.send_and_confirm(&during).await;
+
+    // The frozen tab wakes up: it follows (no second socket) and catches up.
+    env.set_lifecycle_state("#frozen-leader", "active").await;
+    env.switch_to(&leader).await;
+    env.wait_messages("the resumed tab catches up", 10, |shown| shown.iter().any(|m| m.text.contains(&during))).await;
+    env.wait_sockets(&deployment, 1, 5, Duration::from_millis(1500)).await;
+    let agent = format!("agent after the thaw {tag}");
+    env.agent_says(&token, &deployment, &agent);
+    let wanted = [before.as_str(), during.as_str(), agent.as_str()];
+    for tab in [&leader, &second, &third] {
+        env.switch_to(tab).await;
+        let shown = env
+            .wait_messages("every message in every tab", 10, |shown| wanted.iter().all(|t| shown.iter().any(|m| m.text.contains(t))))
+            .await;
+        assert_shown_once_in_order(&shown, &wanted);
+        assert_unique_ids(&shown);
+    }
+    assert_eq!(env.stored_token(&deployment).await.as_deref(), Some(token.as_str()), "the token changed over the freeze");
+    assert_eq!(env.server_texts(&token, &deployment).len(), 3, "the server holds other than the three messages");
+    env.finish().await;
+}
+
+/// Records, in the current tab, the upload rows it showed and the highest progress.
+const RECORD_UPLOADS_JS: &str = r#"
+    window.__tlUploads = { names: [], maxPercent: -1 };
+    const note = () => document.querySelectorAll('.tl-upload').forEach(row => {
+      const text = row.textContent || '';
+      if (!window.__tlUploads.names.includes(text)) window.__tlUploads.names.push(text);
+      const bar = row.querySelector('progress');
+      const percent = bar ? Number(bar.getAttribute('value')) : -1;
+      window.__tlUploads.maxPercent = Math.max(window.__tlUploads.maxPercent, percent);
+    });
+    new MutationObserver(note).observe(document.documentElement,
+      { subtree: true, childList: true, attributes: true, characterData: true });
+"#;
+
+/// True when an own (inbound) message shows an `<img>` that loaded.
+const OWN_IMAGE_LOADED_JS: &str = "return Array.from(document.querySelectorAll('[data-testid=message][data-direction=inbound] img'))\
+    .some(i => i.complete && i.naturalWidth > 0);";
+
+/// A follower tab attaches an image: the leader uploads it (the follower's `File` crosses the
+/// BroadcastChannel), both tabs show the upload and then the image inline, the gateway stores
+/// it once, and there is still one socket. Regression: the picked `File` itself crossed the
+/// channel, and the leader's upload failed with a network error (Chrome lets only the tab that
+/// picked a file read it from disk).
+#[tokio::test]
+async fn a_follower_tab_sends_an_attachment_through_the_leader() {
+    let env = Env::start().await;
+    let deployment = env
+        .open_connected(json!({
+            "guestSessionTtl": "1d",
+            "attachments": { "fileTypes": ["image/*"], "maxFileSizeKB": 10240, "blockedExtensions": [".exe"] }
+        }))
+        .await;
+    let tag = nonce();
+    let hello = format!("leader tab says hi {tag}");
+    env.send_and_confirm(&hello).await;
+    let token = env.wait_session_token(&deployment, 5).await;
+    let leader = env.client.window().await.expect("leader tab");
+    env.js(RECORD_UPLOADS_JS).await;
+    let follower = env.open_tab(&deployment).await;
+    env.open_messenger().await;
+    env.wait_messages("the transcript in the follower", 10, |shown| shown.iter().any(|m| m.text.contains(&hello))).await;
+    env.wait_sockets(&deployment, 1, 5, Duration::from_millis(500)).await;
+    env.js(RECORD_UPLOADS_JS).await;
+
+    // Large enough (≈1.1 MB, stored PNG blocks) that the upload row is seen on its way.
+    let png = solid_png(620, 600, [0x22, 0x88, 0xcc]);
+    let path = env.scratch_path("from-the-follower.png");
+    std::fs::write(&path, &png).expect("write the test PNG");
+    file_input(&env).await.send_keys(&path.to_string_lossy()).await.expect("choose the file in the follower");
+
+    for (tab, which) in [(&follower, "follower"), (&leader, "leader")] {
+        env.switch_to(tab).await;
+        env.wait_messages(&format!("the image message, sent, in the {which}"), 20, |shown| {
+            shown.iter().any(|m| m.direction == "inbound" && m.images > 0 && m.status == "sent")
+        })
+        .await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while env.js(OWN_IMAGE_LOADED_JS).await != json!(true) {
+            assert!(Instant::now() < deadline, "the image did not load in the {which} tab");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let shown = env.messages().await;
+        assert_eq!(shown.iter().filter(|m| m.images > 0).count(), 1, "the image shows other than once in the {which}: {shown:#?}");
+        assert_unique_ids(&shown);
+        let uploads = env.js("return window.__tlUploads;").await;
+        assert!(
+            uploads["names"].as_array().is_some_and(|names| names.iter().any(|name| name.as_str().unwrap_or_default().contains("from-the-follower.png"))),
+            "the {which} never showed the upload in progress: {uploads}"
+        );
+        assert_eq!(env.js("return document.querySelectorAll('.tl-upload').length;").await, json!(0), "an upload row stayed in the {which}");
+        assert!(
+            env.js("return (document.querySelector('.tl-alert') || {}).textContent || '';").await.as_str().unwrap_or_default().is_empty(),
+            "an alert shows in the {which}"
+        );
+    }
+    env.screenshot("tabs-follower-attachment").await;
+
+    let session = env.session(&token, &deployment);
+    let attachments: Vec<Value> = session["transcript"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|body| body["content"].as_array().cloned().unwrap_or_default())
+        .filter(|content| content["contentType"] == "Attachment")
+        .collect();
+    assert_eq!(attachments.len(), 1, "the gateway should hold the image once: {session}");
+    let url = attachments[0]["attachment"]["url"].as_str().unwrap_or_default().to_string();
+    let path = url.strip_prefix(&env.base).unwrap_or_else(|| panic!("attachment url {url} is not on the gateway"));
+    let download = crate::harness::raw_request(env.gateway_addr(), "GET", path, None).expect("download the attachment");
+    assert_eq!(download.body, png, "the stored bytes differ from the follower's file");
+    assert_eq!(env.sockets(&deployment), 1, "the follower opened a socket of its own");
+    env.finish().await;
+}
+
+/// Counts `threadline:notify` events in the current tab.
+const COUNT_ALERTS_JS: &str = "window.__tlAlerts = []; \
+    window.addEventListener('threadline:notify', e => window.__tlAlerts.push(e.detail));";
+
+/// With three tabs and the sound on, one agent message nobody is reading rings once in all
+/// (the tab holding the connection), and a message read in an open panel does not ring.
+#[tokio::test]
+async fn a_new_agent_message_rings_in_one_tab_only() {
+    let env = Env::start().await;
+    let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d" }));
+    let page = format!("/?deploymentId={deployment}&sound=1");
+    env.client.goto(&format!("{}{page}", env.base)).await.expect("load the page");
+    env.wait_for("[data-testid=launcher]", 20).await;
+    env.open_messenger().await;
+    env.wait_status("connected", 10).await;
+    let tag = nonce();
+    env.send_and_confirm(&format!("hello {tag}")).await;
+    let token = env.wait_session_token(&deployment, 5).await;
+    let first = env.client.window().await.expect("first tab");
+    let second = env.open_tab_at(&page).await;
+    env.open_messenger().await;
+    env.wait_status("connected", 10).await;
+    let third = env.open_tab_at(&page).await;
+    env.open_messenger().await;
+    env.wait_status("connected", 10).await;
+    env.wait_sockets(&deployment, 1, 5, Duration::from_millis(500)).await;
+    let tabs = [&first, &second, &third];
+    for tab in tabs {
+        env.switch_to(tab).await;
+        env.js(COUNT_ALERTS_JS).await;
+        env.close_messenger().await;
+    }
+
+    let unread = format!("nobody is looking {tag}");
+    env.agent_says(&token, &deployment, &unread);
+    for tab in tabs {
+        env.switch_to(tab).await;
+        env.wait_js(&format!("(() => {{ {UNREAD_JS} }})()"), json!(1), 10).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut alerts = Vec::new();
+    for tab in tabs {
+        env.switch_to(tab).await;
+        alerts.push(env.js("return window.__tlAlerts;").await);
+    }
+    let count = |alerts: &[Value]| alerts.iter().map(|a| a.as_array().map_or(0, Vec::len)).sum::<usize>();
+    assert_eq!(count(&alerts), 1, "one message should alert once across the tabs: {alerts:?}");
+    assert_eq!(alerts[0].as_array().map(Vec::len), Some(1), "the tab holding the connection alerts: {alerts:?}");
+    assert_eq!(alerts[0][0]["sound"], json!(true), "{alerts:?}");
+    assert!(alerts[0][0]["body"].as_str().unwrap_or_default().contains(&unread), "{alerts:?}");
+    assert_eq!(alerts[0][0]["notification"], json!(false), "notifications are off and the page holds no permission");
+
+    // Read in an open panel (another tab): no alert. 1.2 s after the first, past the beep gap.
+    env.switch_to(&third).await;
+    env.open_messenger().await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let read = format!("read at once {tag}");
+    env.agent_says(&token, &deployment, &read);
+    env.wait_messages("the read message", 10, |shown| shown.iter().any(|m| m.text.contains(&read))).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut alerts = Vec::new();
+    for tab in tabs {
+        env.switch_to(tab).await;
+        alerts.push(env.js("return window.__tlAlerts;").await);
+    }
+    assert_eq!(count(&alerts), 1, "a message shown in an open panel alerted: {alerts:?}");
+    env.finish().await;
+}
+
+/// DevTools' `/json/list` (the tabs with their DevTools sockets). Read up to `Content-Length`:
+/// Chrome keeps the connection open whatever the request says.
+fn devtools_targets(address: &str) -> Value {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap_or_else(|err| panic!("connect to DevTools at {address}: {err}"));
+    stream.set_read_timeout(Some(Duration::from_secs(5))).expect("read timeout");
+    write!(stream, "GET /json/list HTTP/1.1\r\nHost: {address}\r\n\r\n").expect("ask DevTools for its targets");
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 8192];
+    loop {
+        let read = stream.read(&mut buffer).expect("read the DevTools answer");
+        assert!(read > 0, "DevTools closed the connection early: {}", String::from_utf8_lossy(&received));
+        received.extend_from_slice(&buffer[..read]);
+        let text = String::from_utf8_lossy(&received);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|value| value.trim().parse::<usize>().unwrap_or(0)))
+                .expect("a Content-Length from DevTools");
+            if received.len() >= end + 4 + length {
+                return serde_json::from_slice(&received[end + 4..end + 4 + length]).expect("DevTools targets as JSON");
+            }
+        }
+    }
 }

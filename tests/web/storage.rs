@@ -1,0 +1,228 @@
+//! Storage faults (issue "Proof" §5) through the real browser-storage adapter
+//! (`Store::browser`, as `browser_services` builds it): `localStorage` whose writes throw
+//! (full from the start, or filling up mid-conversation), reads that throw, a `localStorage`
+//! property that throws (blocked by privacy settings), and garbage under the app's keys. In
+//! every case the messenger connects, sends and shows messages, and says what it cannot keep.
+
+use std::rc::Rc;
+
+use serde_json::json;
+use threadline::{mount, AppConfig, Locale, RawConfig, Services, SocketEvent, Store};
+use threadline_core::protocol::DeploymentConfig;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::*;
+
+use super::{agent_text, document, session, settle, Fixture, NoHttp, ScriptedSocket};
+
+/// Mounts a messenger for `deployment_id` on the production storage adapter.
+fn mount_on_browser_storage(deployment_id: &str) -> Fixture {
+    let root: web_sys::HtmlElement = document().create_element("div").unwrap().unchecked_into();
+    document().body().unwrap().append_child(&root).unwrap();
+    let mut app = AppConfig::with_server("http://127.0.0.1:9");
+    app.apply(&RawConfig::from_pairs([("locale", "en")]));
+    app.deployment_id = deployment_id.to_string();
+    let socket = ScriptedSocket::default();
+    let services = Services { transport: Box::new(socket.clone()), http: Rc::new(NoHttp), store: Store::browser(deployment_id) };
+    let messenger = mount(root.clone(), app, DeploymentConfig::default(), services).unwrap();
+    Fixture { messenger: Some(messenger), socket, root }
+}
+
+/// Opens the panel and waits (bounded) for the socket: with working storage the tab first wins
+/// the tabs' election (Web Locks, asynchronous) before it connects.
+async fn open_and_connect(fixture: &Fixture) {
+    fixture.must("launcher").click();
+    for _ in 0..100 {
+        settle().await;
+        if fixture.socket.0.borrow().sink.is_some() {
+            break;
+        }
+    }
+    assert!(fixture.socket.0.borrow().sink.is_some(), "the messenger never opened a socket");
+    fixture.socket.emit(SocketEvent::Opened);
+    fixture.socket.frame(json!({"type": "response", "class": "SessionResponse", "code": 200, "body": session(86_400, 86_400)}));
+    settle().await;
+    assert_eq!(fixture.attr("status", "data-state"), "connected");
+}
+
+/// The conversation works: a typed message is sent and shown, its echo confirms it, and an
+/// agent message is shown.
+async fn assert_conversation_works(fixture: &Fixture, tag: &str) {
+    let text = format!("customer says {tag}");
+    fixture.type_and_send(&text).await;
+    let sent = fixture.socket.actions("onMessage");
+    let frame = sent.iter().find(|frame| frame["message"]["text"] == text.as_str()).expect("the composer sent the message");
+    let tracing_id = frame["tracingId"].clone();
+    fixture.socket.frame(json!({
+        "type": "message", "class": "StructuredMessage", "code": 200, "tracingId": tracing_id,
+        "body": {"id": format!("echo-{tag}"), "type": "Text", "direction": "Inbound", "text": text,
+                 "channel": {"time": js_sys::Date::new_0().to_iso_string().as_string().unwrap()}}
+    }));
+    settle().await;
+    let own = fixture.find(&format!("[data-testid=\"message\"][data-id=\"echo-{tag}\"]")).expect("the echoed message is shown");
+    assert_eq!(own.get_attribute("data-status").as_deref(), Some("sent"));
+    fixture.socket.frame(agent_text(&format!("agent-{tag}"), &format!("agent answers {tag}")));
+    settle().await;
+    let agent = fixture.find(&format!("[data-testid=\"message\"][data-id=\"agent-{tag}\"]")).expect("the agent message is shown");
+    assert!(agent.text_content().unwrap().contains(&format!("agent answers {tag}")));
+}
+
+fn notice(fixture: &Fixture) -> Option<String> {
+    fixture.testid("storage-notice").and_then(|notice| notice.text_content())
+}
+
+fn run_js(body: &str) {
+    js_sys::Function::new_no_args(body).call0(&JsValue::NULL).unwrap();
+}
+
+fn local_storage() -> web_sys::Storage {
+    web_sys::window().unwrap().local_storage().unwrap().unwrap()
+}
+
+/// Replaces `Storage.prototype[method]` with one that throws a `DOMException` named `error`,
+/// until dropped (tests also restore explicitly: a panicking wasm test does not unwind).
+struct StoragePatch {
+    method: &'static str,
+}
+
+impl StoragePatch {
+    fn throwing(method: &'static str, error: &str) -> Self {
+        run_js(&format!(
+            "const proto = Storage.prototype;
+             proto.__tlOriginal_{method} = proto.__tlOriginal_{method} || proto.{method};
+             proto.{method} = function () {{ throw new DOMException('refused by the test', '{error}'); }};"
+        ));
+        Self { method }
+    }
+}
+
+impl Drop for StoragePatch {
+    fn drop(&mut self) {
+        let method = self.method;
+        run_js(&format!(
+            "const proto = Storage.prototype;
+             if (proto.__tlOriginal_{method}) {{ proto.{method} = proto.__tlOriginal_{method}; delete proto.__tlOriginal_{method}; }}"
+        ));
+    }
+}
+
+/// Makes reading `window.localStorage` throw a `SecurityError` (storage blocked by privacy
+/// settings or a sandbox), until dropped.
+struct BlockedLocalStorage;
+
+impl BlockedLocalStorage {
+    fn install() -> Self {
+        run_js(
+            "window.__tlLocalStorageDescriptor = Object.getOwnPropertyDescriptor(window, 'localStorage')
+               || Object.getOwnPropertyDescriptor(Window.prototype, 'localStorage');
+             Object.defineProperty(window, 'localStorage', {
+               configurable: true,
+               get() { throw new DOMException('The document is sandboxed', 'SecurityError'); },
+             });",
+        );
+        Self
+    }
+}
+
+impl Drop for BlockedLocalStorage {
+    fn drop(&mut self) {
+        run_js(
+            "const saved = window.__tlLocalStorageDescriptor;
+             if (saved) { Object.defineProperty(window, 'localStorage', saved); delete window.__tlLocalStorageDescriptor; }",
+        );
+    }
+}
+
+const UNAVAILABLE_EN: &str = "This browser cannot save the chat (storage is blocked or full): it will not survive a page reload.";
+
+#[wasm_bindgen_test]
+async fn full_storage_from_the_start_keeps_the_chat_in_memory_and_says_so() {
+    let patch = StoragePatch::throwing("setItem", "QuotaExceededError");
+    let fixture = mount_on_browser_storage("storage-full-at-start");
+    settle().await;
+    assert_eq!(notice(&fixture).as_deref(), Some(UNAVAILABLE_EN), "the notice says what cannot be kept");
+    assert_eq!(Locale::En.strings().storage_unavailable, UNAVAILABLE_EN);
+    open_and_connect(&fixture).await;
+    assert_conversation_works(&fixture, "full").await;
+    assert_eq!(notice(&fixture).as_deref(), Some(UNAVAILABLE_EN), "the notice stays");
+    drop(patch);
+    assert_eq!(local_storage().get_item("threadline:storage-full-at-start:token").unwrap(), None, "nothing was written");
+}
+
+#[wasm_bindgen_test]
+async fn storage_filling_up_mid_conversation_switches_to_memory_and_says_so() {
+    let storage = local_storage();
+    let fixture = mount_on_browser_storage("storage-fills-up");
+    settle().await;
+    assert_eq!(notice(&fixture), None, "no notice while storage works");
+    open_and_connect(&fixture).await;
+    assert_conversation_works(&fixture, "before").await;
+    let token = storage.get_item("threadline:storage-fills-up:token").unwrap();
+    assert!(token.is_some(), "the token was stored while storage worked");
+
+    let patch = StoragePatch::throwing("setItem", "QuotaExceededError");
+    // Sending writes the outbox: that write fails and the store moves to memory.
+    assert_conversation_works(&fixture, "after").await;
+    assert_eq!(notice(&fixture).as_deref(), Some(UNAVAILABLE_EN), "the notice appears once a write fails");
+    drop(patch);
+    assert_eq!(storage.get_item("threadline:storage-fills-up:token").unwrap(), token, "the stored token is left alone");
+    drop(fixture);
+    storage.remove_item("threadline:storage-fills-up:token").unwrap();
+    storage.remove_item("threadline:storage-fills-up:outbox").unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn blocked_local_storage_keeps_the_chat_in_memory_and_says_so() {
+    let blocked = BlockedLocalStorage::install();
+    assert!(web_sys::window().unwrap().local_storage().is_err(), "reading localStorage throws");
+    let fixture = mount_on_browser_storage("storage-blocked");
+    settle().await;
+    assert_eq!(notice(&fixture).as_deref(), Some(UNAVAILABLE_EN));
+    open_and_connect(&fixture).await;
+    assert_conversation_works(&fixture, "blocked").await;
+    drop(fixture);
+    drop(blocked);
+    assert!(web_sys::window().unwrap().local_storage().is_ok(), "localStorage restored");
+}
+
+#[wasm_bindgen_test]
+async fn storage_whose_reads_throw_is_treated_as_unavailable() {
+    let patch = StoragePatch::throwing("getItem", "SecurityError");
+    let fixture = mount_on_browser_storage("storage-reads-throw");
+    settle().await;
+    assert_eq!(notice(&fixture).as_deref(), Some(UNAVAILABLE_EN), "a store that cannot be read back cannot keep the chat");
+    open_and_connect(&fixture).await;
+    assert_conversation_works(&fixture, "reads").await;
+    drop(patch);
+    drop(fixture);
+}
+
+#[wasm_bindgen_test]
+async fn garbage_under_the_apps_keys_is_reset_and_reported() {
+    let storage = local_storage();
+    let cases: [(&str, &str, &str); 3] = [
+        ("storage-garbage-1", "token with spaces\nand a newline", "{not json"),
+        ("storage-garbage-2", &"x".repeat(5000), "[{\"bogus\": true}]"),
+        ("storage-garbage-3", "\u{0}\u{202e}", "\"a string, not a list\""),
+    ];
+    for (deployment, token, outbox) in cases {
+        storage.set_item(&format!("threadline:{deployment}:token"), token).unwrap();
+        storage.set_item(&format!("threadline:{deployment}:outbox"), outbox).unwrap();
+        let fixture = mount_on_browser_storage(deployment);
+        open_and_connect(&fixture).await;
+        assert_eq!(
+            notice(&fixture).as_deref(),
+            Some(Locale::En.strings().storage_corrupt),
+            "{deployment}: the notice says the saved chat was reset"
+        );
+        let configure = fixture.socket.actions("configureSession");
+        let sent_token = configure.last().expect("a configureSession")["token"].as_str().unwrap().to_string();
+        assert_ne!(sent_token, token, "{deployment}: the garbage token was not used");
+        assert!(fixture.messages().is_empty(), "{deployment}: nothing restored from garbage");
+        assert_conversation_works(&fixture, deployment).await;
+        let stored = storage.get_item(&format!("threadline:{deployment}:token")).unwrap();
+        assert_eq!(stored.as_deref(), Some(sent_token.as_str()), "{deployment}: the fresh token replaced the garbage");
+        drop(fixture);
+        storage.remove_item(&format!("threadline:{deployment}:token")).unwrap();
+        storage.remove_item(&format!("threadline:{deployment}:outbox")).unwrap();
+    }
+}
