@@ -202,22 +202,7 @@ async fn three_tabs_share_one_connection_and_one_unread_count() {
 #[tokio::test]
 async fn closing_the_leader_tab_hands_the_connection_over_within_a_second() {
     let env = Env::start().await;
-    let deployment = env.open_connected(json!({ "guestSessionTtl": "1d" })).await;
-    let tag = nonce();
-    let before = format!("before the handover {tag}");
-    env.send_and_confirm(&before).await;
-    let token = env.wait_session_token(&deployment, 5).await;
-    let leader = env.client.window().await.expect("leader tab");
-
-    let second = env.open_tab(&deployment).await;
-    env.open_messenger().await;
-    env.wait_messages("the transcript in the second tab", 10, |shown| shown.iter().any(|m| m.text.contains(&before))).await;
-    env.js(RECORD_TIMED_STATES_JS).await;
-    let third = env.open_tab(&deployment).await;
-    env.open_messenger().await;
-    env.wait_messages("the transcript in the third tab", 10, |shown| shown.iter().any(|m| m.text.contains(&before))).await;
-    env.js(RECORD_TIMED_STATES_JS).await;
-    env.wait_sockets(&deployment, 1, 5, Duration::from_millis(500)).await;
+    let ThreeTabs { deployment, token, tag, before, leader, second, third } = ThreeTabs::open(&env, "before the handover").await;
 
     // Close the leader (the first tab holds the lock: it was elected first).
     env.switch_to(&leader).await;
@@ -226,25 +211,7 @@ async fn closing_the_leader_tab_hands_the_connection_over_within_a_second() {
     env.switch_to(&second).await;
 
     // Both remaining tabs see the new leader connect (a follower mirrors its states).
-    let probe = "(() => { const log = window.__tlTimedStates || []; \
-        const i = log.findIndex(e => e[0] !== 'connected'); \
-        const c = i < 0 ? undefined : log.slice(i).find(e => e[0] === 'connected'); \
-        return c ? c[1] : null; })()";
-    let mut reconnected_at = Vec::new();
-    for tab in [&second, &third] {
-        env.switch_to(tab).await;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let at = loop {
-            let value = env.js(&format!("return {probe};")).await;
-            if let Some(at) = value.as_f64() {
-                break at;
-            }
-            assert!(Instant::now() < deadline, "no reconnect after the leader closed: {}", env.js("return window.__tlTimedStates;").await);
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        reconnected_at.push(at);
-    }
-    let handover_ms = reconnected_at.iter().copied().fold(f64::INFINITY, f64::min) - closed_at;
+    let handover_ms = first_reconnect(&env, &[&second, &third], "the leader closed").await - closed_at;
     assert!(handover_ms >= 0.0, "a reconnect recorded before the leader closed ({handover_ms:.0} ms)");
     println!("leader closed → new leader connected: {handover_ms:.0} ms");
     assert!(handover_ms < 1000.0, "the handover took {handover_ms:.0} ms (> 1 s)");
@@ -337,6 +304,39 @@ async fn a_message_queued_offline_survives_a_reload_and_is_sent_once() {
     env.finish().await;
 }
 
+/// Three tabs of one conversation after one confirmed customer message (`before`): the first
+/// tab leads and holds the one socket; every tab records its timed status log.
+struct ThreeTabs {
+    deployment: String,
+    token: String,
+    tag: String,
+    before: String,
+    leader: WindowHandle,
+    second: WindowHandle,
+    third: WindowHandle,
+}
+
+impl ThreeTabs {
+    async fn open(env: &Env, first_message: &str) -> ThreeTabs {
+        let deployment = env.open_connected(json!({ "guestSessionTtl": "1d" })).await;
+        let tag = nonce();
+        let before = format!("{first_message} {tag}");
+        env.send_and_confirm(&before).await;
+        let token = env.wait_session_token(&deployment, 5).await;
+        let leader = env.client.window().await.expect("leader tab");
+        let second = env.open_tab(&deployment).await;
+        env.open_messenger().await;
+        env.wait_messages("the transcript in the second tab", 10, |shown| shown.iter().any(|m| m.text.contains(&before))).await;
+        env.js(RECORD_TIMED_STATES_JS).await;
+        let third = env.open_tab(&deployment).await;
+        env.open_messenger().await;
+        env.wait_messages("the transcript in the third tab", 10, |shown| shown.iter().any(|m| m.text.contains(&before))).await;
+        env.js(RECORD_TIMED_STATES_JS).await;
+        env.wait_sockets(&deployment, 1, 5, Duration::from_millis(500)).await;
+        ThreeTabs { deployment, token, tag, before, leader, second, third }
+    }
+}
+
 /// Waits until some tab's recorded status log (`RECORD_TIMED_STATES_JS`) shows `connected`
 /// again after leaving it, and returns the earliest such time (page clock, ms).
 async fn first_reconnect(env: &Env, tabs: &[&WindowHandle], what: &str) -> f64 {
@@ -366,21 +366,7 @@ async fn first_reconnect(env: &Env, tabs: &[&WindowHandle], what: &str) -> f64 {
 #[tokio::test]
 async fn freezing_the_leader_tab_hands_the_connection_over_within_a_second() {
     let env = Env::start().await;
-    let deployment = env.open_connected(json!({ "guestSessionTtl": "1d" })).await;
-    let tag = nonce();
-    let before = format!("before the freeze {tag}");
-    env.send_and_confirm(&before).await;
-    let token = env.wait_session_token(&deployment, 5).await;
-    let leader = env.client.window().await.expect("leader tab");
-    let second = env.open_tab(&deployment).await;
-    env.open_messenger().await;
-    env.wait_messages("the transcript in the second tab", 10, |shown| shown.iter().any(|m| m.text.contains(&before))).await;
-    env.js(RECORD_TIMED_STATES_JS).await;
-    let third = env.open_tab(&deployment).await;
-    env.open_messenger().await;
-    env.wait_messages("the transcript in the third tab", 10, |shown| shown.iter().any(|m| m.text.contains(&before))).await;
-    env.js(RECORD_TIMED_STATES_JS).await;
-    env.wait_sockets(&deployment, 1, 5, Duration::from_millis(500)).await;
+    let ThreeTabs { deployment, token, tag, before, leader, second, third } = ThreeTabs::open(&env, "before the freeze").await;
 
     env.switch_to(&leader).await;
     // A URL only this tab has, to find it among the DevTools targets.
