@@ -20,12 +20,12 @@
 //!   the `File` next to the JSON; the leader uploads it and shares the progress of every upload
 //!   ([`TabMessage::Uploads`]), and refuses with [`TabMessage::Failed`] to the sender.
 //!
-//! Engine events are mirrored through serde "remote" definitions of the core types (below), so
+//! Engine events are encoded by hand with exhaustive matches over the core types (below), so
 //! a variant added to the core fails to compile here instead of being dropped silently.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use threadline_core::protocol::{AttachmentId, Content, MessageId};
 use threadline_core::session::{
     AttachmentUpdate, AuthFailure, Author, CloseReason, CommandError, ConnectionState, DeliveryStatus, Direction, EntryKey,
@@ -67,11 +67,9 @@ impl Role {
 /// One message on the tabs' `BroadcastChannel`. Every message names its sender (`from`, a
 /// random per-tab id) so a tab can ignore a leader that has since stepped down.
 ///
-/// Externally tagged (`{"hello":{"from":…}}`), not internally (`{"type":"hello",…}`): serde's
-/// internally tagged enums buffer the whole message into an intermediate tree before picking
-/// the variant, and their generated deserializers cost ~24 KB gzip of wasm.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// On the wire a JSON list `[kind, from, fields…]`, e.g. `["hello","t2"]` (see "The wire
+/// encoding" below for why it is not a serde derive).
+#[derive(Clone, Debug, PartialEq)]
 pub enum TabMessage {
     /// A tab joined (or lost track of the leader) and asks for a snapshot.
     Hello {
@@ -150,8 +148,7 @@ pub enum TabMessage {
 }
 
 /// One upload in progress, as every tab shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SharedUpload {
     /// The server's attachment id.
     pub attachment_id: String,
@@ -164,14 +161,17 @@ pub struct SharedUpload {
 impl TabMessage {
     /// Encodes as the JSON string posted on the channel.
     pub fn to_json(&self) -> String {
-        // Every field is a plain string, number, or a mirror of a core type whose serialisation
-        // cannot fail; an error here would be a bug, reported rather than panicking.
-        serde_json::to_string(self).unwrap_or_default()
+        self.encode().to_string()
     }
 
     /// Decodes a channel message; `None` for anything another version or page might post.
     pub fn from_json(text: &str) -> Option<Self> {
-        serde_json::from_str(text).ok()
+        Self::parse(text).ok()
+    }
+
+    /// Decodes a channel message, saying what is wrong with one that does not fit.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        serde_json::from_str(text).map_err(|error| error.to_string()).and_then(Self::decode)
     }
 
     /// The sending tab.
@@ -193,9 +193,8 @@ impl TabMessage {
 }
 
 /// A user command a follower sends to the leader.
-/// Externally tagged like [`TabMessage`]: unit variants are plain strings (`"open"`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// On the wire a JSON list `[kind, fields…]`, e.g. `["typing"]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TabCommand {
     /// Open the messenger (connect if needed).
     Open,
@@ -260,14 +259,13 @@ pub enum TabCommand {
 }
 
 /// The leader's UI state for a tab that joins: replayed as events into the follower's model.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Snapshot {
     /// State-setting events, in the order to apply them.
     pub events: Vec<MirroredEvent>,
     /// The leader's unread count.
     pub unread: usize,
     /// The leader's uploads in progress (a new leader has none: stale rows go away).
-    #[serde(default)]
     pub uploads: Vec<SharedUpload>,
 }
 
@@ -409,9 +407,9 @@ impl LeaderWatch {
 // ---------------------------------------------------------------------------------------------
 // The localStorage lease (where Web Locks are missing)
 
-/// The value of `threadline:{deploymentId}:leader` in `localStorage`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// The value of `threadline:{deploymentId}:leader` in `localStorage`:
+/// `{"owner":…,"expiresAt":…}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lease {
     /// The holding tab.
     pub owner: String,
@@ -422,12 +420,16 @@ pub struct Lease {
 impl Lease {
     /// Parses a stored lease; anything unreadable counts as no lease.
     pub fn parse(raw: &str) -> Option<Self> {
-        serde_json::from_str(raw).ok()
+        let value: Value = serde_json::from_str(raw).ok()?;
+        Some(Self { owner: value.get("owner")?.as_str()?.to_owned(), expires_at: value.get("expiresAt")?.as_u64()? })
     }
 
     /// The stored form.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        let mut object = serde_json::Map::new();
+        object.insert("owner".to_owned(), Value::from(self.owner.as_str()));
+        object.insert("expiresAt".to_owned(), Value::from(self.expires_at));
+        Value::Object(object).to_string()
     }
 }
 
@@ -501,222 +503,567 @@ impl LeaseElection {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Serde mirrors of the core's UI types (serde "remote" definitions)
+// The wire encoding
+//
+// Written by hand instead of derived: serde's derives for these messages and for "remote"
+// mirrors of the core's UI types cost ~130 KB of wasm. Every value is a JSON list — `[tag,
+// fields…]` for enums, `[fields…]` for structs — built and read through `serde_json::Value`,
+// whose parser and printer the app has anyway. The matches over core types have no wildcard
+// arm (structs are destructured), so a variant or field added to the core fails to compile
+// here instead of being dropped silently. Anything another version posts that does not fit is
+// a decode error: the message is ignored, nothing panics.
 
-/// An engine [`Event`] that can cross the channel as JSON.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct MirroredEvent(#[serde(with = "EventDef")] pub Event);
+/// An engine [`Event`] that can cross the channel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MirroredEvent(pub Event);
 
-#[derive(Serialize, Deserialize)]
-#[serde(remote = "Event", rename_all = "camelCase")]
-enum EventDef {
-    StateChanged(#[serde(with = "ConnectionStateDef")] ConnectionState),
-    SessionConfigured(#[serde(with = "SessionInfoDef")] SessionInfo),
-    ExpiryKnown { expires_at: UnixMillis, duration_secs: u64 },
-    ExpiringSoon { expires_at: UnixMillis },
-    ExpiringCancelled,
-    Expired,
-    TranscriptReset(#[serde(with = "entries")] Vec<TranscriptEntry>),
-    EntryUpserted(#[serde(with = "TranscriptEntryDef")] TranscriptEntry),
-    EntryRemoved(EntryKey),
-    AgentTyping { until: UnixMillis },
-    AgentTypingStopped,
-    ConversationCleared,
-    ReadOnly,
-    ConnectionClosed {
-        #[serde(with = "CloseReasonDef")]
-        reason: CloseReason,
-    },
-    LoggedOut,
-    Attachment(#[serde(with = "AttachmentUpdateDef")] AttachmentUpdate),
-    Error(#[serde(with = "UserErrorDef")] UserError),
-    OlderAvailable(bool),
-    AuthorizationRequired {
-        #[serde(with = "AuthFailureDef")]
-        reason: AuthFailure,
-    },
-    Notice(#[serde(with = "SessionNoticeDef")] SessionNotice),
+/// A JSON list of values convertible with `Value::from`.
+macro_rules! list {
+    ($($item:expr),* $(,)?) => { Value::Array(vec![$(Value::from($item)),*]) };
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(remote = "ConnectionState", rename_all = "camelCase")]
-enum ConnectionStateDef {
-    Idle,
-    Connecting,
-    Connected,
-    Reconnecting {
-        attempt: u32,
-        next_attempt_at: Option<UnixMillis>,
-    },
-    Offline,
-    ReadOnly,
-    Expired,
-    Closed {
-        #[serde(with = "CloseReasonDef")]
-        reason: CloseReason,
-    },
-    Error {
-        code: u32,
-        message: String,
-    },
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(remote = "CloseReason", rename_all = "camelCase")]
-enum CloseReasonDef {
-    User,
-    ServerClosed,
-    ConversationCleared,
-    SignedIn,
-    SessionLimitReached,
-    LoggedOut,
-    Other(String),
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(remote = "SessionInfo")]
-struct SessionInfoDef {
-    new_session: bool,
-    read_only: bool,
-    cleared_existing_session: bool,
-    max_custom_data_bytes: Option<i64>,
-    allowed_upload_types: Vec<String>,
-    max_upload_kb: Option<u64>,
-    blocked_extensions: Vec<String>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(remote = "TranscriptEntry")]
-struct TranscriptEntryDef {
-    key: EntryKey,
-    message_id: Option<MessageId>,
-    order: OrderKey,
-    #[serde(with = "DirectionDef")]
-    direction: Direction,
-    #[serde(with = "AuthorDef")]
-    author: Author,
-    display_name: Option<String>,
-    avatar_url: Option<String>,
-    text: String,
-    content: Vec<Content>,
-    #[serde(with = "DeliveryStatusDef")]
-    status: DeliveryStatus,
-    time: Option<UnixMillis>,
-    #[serde(with = "EntryKindDef")]
-    kind: EntryKind,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(remote = "Direction")]
-enum DirectionDef {
-    Inbound,
-    Outbound,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(remote = "Author")]
-enum AuthorDef {
-    Customer,
-    Agent,
-    Bot,
-    System,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(remote = "DeliveryStatus")]
-enum DeliveryStatusDef {
-    Sending,
-    Queued,
-    Sent,
-    Failed { reason: FailureReason },
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(remote = "EntryKind")]
-enum EntryKindDef {
-    Message,
-    Notice(#[serde(with = "NoticeKindDef")] NoticeKind),
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(remote = "NoticeKind")]
-enum NoticeKindDef {
-    ConversationStarted,
-    AgentLeft,
-    ConversationEnded,
-    SignedIn,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(remote = "AttachmentUpdate", rename_all = "camelCase")]
-enum AttachmentUpdateDef {
-    UploadGranted { attachment_id: AttachmentId, url: String, headers: BTreeMap<String, String> },
-    DownloadUrlRefreshed { attachment_id: AttachmentId, url: String },
-    Uploaded { attachment_id: AttachmentId, download_url: String },
-    Rejected { attachment_id: AttachmentId, code: u32, message: String },
-    Deleted { attachment_id: AttachmentId },
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(remote = "UserError", rename_all = "camelCase")]
-enum UserErrorDef {
-    MessageTooLong { key: Option<EntryKey> },
-    CustomAttributesTooLarge,
-    RateLimited { retry_after_secs: u64 },
-    Forbidden { message: String },
-    AuthorizationRequired,
-    ClearConversationFailed,
-    FeatureUnavailable,
-    HistoryUnavailable { http_status: u16 },
-    Server { code: u32, message: String },
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(remote = "AuthFailure", rename_all = "camelCase")]
-enum AuthFailureDef {
-    Unauthorized,
-    NoRefreshToken,
-    RefreshFailed { http_status: u16 },
-    Rejected { message: String },
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(remote = "SessionNotice", rename_all = "camelCase")]
-enum SessionNoticeDef {
-    ClearedExistingSession,
-}
-
-/// `Vec<TranscriptEntry>` through [`TranscriptEntryDef`].
-mod entries {
-    use serde::ser::SerializeSeq;
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use threadline_core::session::TranscriptEntry;
-
-    use super::TranscriptEntryDef;
-
-    struct Borrowed<'a>(&'a TranscriptEntry);
-
-    impl Serialize for Borrowed<'_> {
-        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            TranscriptEntryDef::serialize(self.0, serializer)
+impl TabMessage {
+    fn encode(&self) -> Value {
+        match self {
+            Self::Hello { from } => list!["hello", from.as_str()],
+            Self::Leader { from } => list!["leader", from.as_str()],
+            Self::Snapshot { from, to, snapshot } => list!["snapshot", from.as_str(), to.as_deref(), snapshot.encode()],
+            Self::Event { from, event } => list!["event", from.as_str(), encode_event(&event.0)],
+            Self::Unread { from, count } => list!["unread", from.as_str(), *count],
+            Self::Command { from, command } => list!["command", from.as_str(), command.encode()],
+            Self::Failed { from, to, message } => list!["failed", from.as_str(), to.as_str(), message.as_str()],
+            Self::Panel { from, open } => list!["panel", from.as_str(), *open],
+            Self::Resigned { from } => list!["resigned", from.as_str()],
+            Self::Attach { from } => list!["attach", from.as_str()],
+            Self::Uploads { from, uploads } => list!["uploads", from.as_str(), encode_uploads(uploads)],
         }
     }
 
-    #[derive(Deserialize)]
-    struct Owned(#[serde(with = "TranscriptEntryDef")] TranscriptEntry);
+    fn decode(value: Value) -> Result<Self, String> {
+        let (tag, mut fields) = Fields::tagged(value)?;
+        let from = fields.string()?;
+        Ok(match tag.as_str() {
+            "hello" => Self::Hello { from },
+            "leader" => Self::Leader { from },
+            "snapshot" => Self::Snapshot { from, to: fields.optional_string()?, snapshot: Snapshot::decode(fields.next()?)? },
+            "event" => Self::Event { from, event: MirroredEvent(decode_event(fields.next()?)?) },
+            "unread" => Self::Unread { from, count: fields.number()? },
+            "command" => Self::Command { from, command: TabCommand::decode(fields.next()?)? },
+            "failed" => Self::Failed { from, to: fields.string()?, message: fields.string()? },
+            "panel" => Self::Panel { from, open: fields.bool()? },
+            "resigned" => Self::Resigned { from },
+            "attach" => Self::Attach { from },
+            "uploads" => Self::Uploads { from, uploads: fields.list(SharedUpload::decode)? },
+            _ => return Err(unknown("tab message", &tag)),
+        })
+    }
+}
 
-    pub fn serialize<S: Serializer>(entries: &[TranscriptEntry], serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(entries.len()))?;
-        for entry in entries {
-            seq.serialize_element(&Borrowed(entry))?;
+impl TabCommand {
+    fn encode(&self) -> Value {
+        match self {
+            Self::Open => list!["open"],
+            Self::SendText { key, text } => list!["sendText", key.as_str(), text.as_str()],
+            Self::Typing => list!["typing"],
+            Self::RetryMessage { key } => list!["retryMessage", key.as_str()],
+            Self::RetryConnection => list!["retryConnection"],
+            Self::StartNewConversation => list!["startNewConversation"],
+            Self::LoadOlder => list!["loadOlder"],
+            Self::QuickReply { text, payload, origin } => list!["quickReply", text.as_str(), payload.as_str(), optional_id(origin)],
+            Self::Postback { text, payload, origin } => list!["postback", text.as_str(), payload.as_str(), optional_id(origin)],
+            Self::DatePicker { date_time, origin } => list!["datePicker", date_time.as_str(), optional_id(origin)],
+            Self::RefreshDownload { attachment_id } => list!["refreshDownload", attachment_id.as_str()],
+            Self::ClearConversation => list!["clearConversation"],
+            Self::SetCustomAttributes { attributes } => list!["setCustomAttributes", string_map(attributes)],
         }
-        seq.end()
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<TranscriptEntry>, D::Error> {
-        Ok(Vec::<Owned>::deserialize(deserializer)?.into_iter().map(|owned| owned.0).collect())
+    fn decode(value: Value) -> Result<Self, String> {
+        let (tag, mut fields) = Fields::tagged(value)?;
+        Ok(match tag.as_str() {
+            "open" => Self::Open,
+            "sendText" => Self::SendText { key: fields.string()?, text: fields.string()? },
+            "typing" => Self::Typing,
+            "retryMessage" => Self::RetryMessage { key: EntryKey(fields.string()?) },
+            "retryConnection" => Self::RetryConnection,
+            "startNewConversation" => Self::StartNewConversation,
+            "loadOlder" => Self::LoadOlder,
+            "quickReply" => Self::QuickReply { text: fields.string()?, payload: fields.string()?, origin: fields.message_id()? },
+            "postback" => Self::Postback { text: fields.string()?, payload: fields.string()?, origin: fields.message_id()? },
+            "datePicker" => Self::DatePicker { date_time: fields.string()?, origin: fields.message_id()? },
+            "refreshDownload" => Self::RefreshDownload { attachment_id: AttachmentId(fields.string()?) },
+            "clearConversation" => Self::ClearConversation,
+            "setCustomAttributes" => Self::SetCustomAttributes { attributes: fields.string_map()? },
+            _ => return Err(unknown("command", &tag)),
+        })
     }
+}
+
+impl Snapshot {
+    fn encode(&self) -> Value {
+        let events = self.events.iter().map(|event| encode_event(&event.0)).collect::<Vec<_>>();
+        list![events, self.unread, encode_uploads(&self.uploads)]
+    }
+
+    fn decode(value: Value) -> Result<Self, String> {
+        let mut fields = Fields::of(value)?;
+        Ok(Self {
+            events: fields.list(|event| decode_event(event).map(MirroredEvent))?,
+            unread: fields.number()?,
+            uploads: fields.list(SharedUpload::decode)?,
+        })
+    }
+}
+
+impl SharedUpload {
+    fn decode(value: Value) -> Result<Self, String> {
+        let mut fields = Fields::of(value)?;
+        Ok(Self { attachment_id: fields.string()?, file_name: fields.string()?, percent: fields.number()? })
+    }
+}
+
+fn encode_uploads(uploads: &[SharedUpload]) -> Value {
+    Value::Array(uploads.iter().map(|upload| list![upload.attachment_id.as_str(), upload.file_name.as_str(), upload.percent]).collect())
+}
+
+fn optional_id(id: &Option<MessageId>) -> Option<&str> {
+    id.as_ref().map(MessageId::as_str)
+}
+
+fn string_map(map: &BTreeMap<String, String>) -> Value {
+    Value::Object(map.iter().map(|(name, value)| (name.clone(), Value::from(value.as_str()))).collect())
+}
+
+fn encode_event(event: &Event) -> Value {
+    match event {
+        Event::StateChanged(state) => list!["stateChanged", encode_state(state)],
+        Event::SessionConfigured(info) => {
+            let SessionInfo {
+                new_session,
+                read_only,
+                cleared_existing_session,
+                max_custom_data_bytes,
+                allowed_upload_types,
+                max_upload_kb,
+                blocked_extensions,
+            } = info;
+            let info = list![
+                *new_session,
+                *read_only,
+                *cleared_existing_session,
+                *max_custom_data_bytes,
+                allowed_upload_types.clone(),
+                *max_upload_kb,
+                blocked_extensions.clone(),
+            ];
+            list!["sessionConfigured", info]
+        }
+        Event::ExpiryKnown { expires_at, duration_secs } => list!["expiryKnown", expires_at.0, *duration_secs],
+        Event::ExpiringSoon { expires_at } => list!["expiringSoon", expires_at.0],
+        Event::ExpiringCancelled => list!["expiringCancelled"],
+        Event::Expired => list!["expired"],
+        Event::TranscriptReset(entries) => list!["transcriptReset", entries.iter().map(encode_entry).collect::<Vec<_>>()],
+        Event::EntryUpserted(entry) => list!["entryUpserted", encode_entry(entry)],
+        Event::EntryRemoved(key) => list!["entryRemoved", key.as_str()],
+        Event::AgentTyping { until } => list!["agentTyping", until.0],
+        Event::AgentTypingStopped => list!["agentTypingStopped"],
+        Event::ConversationCleared => list!["conversationCleared"],
+        Event::ReadOnly => list!["readOnly"],
+        Event::ConnectionClosed { reason } => list!["connectionClosed", encode_close(reason)],
+        Event::LoggedOut => list!["loggedOut"],
+        Event::Attachment(update) => list!["attachment", encode_attachment(update)],
+        Event::Error(error) => list!["error", encode_user_error(error)],
+        Event::OlderAvailable(more) => list!["olderAvailable", *more],
+        Event::AuthorizationRequired { reason } => list!["authorizationRequired", encode_auth_failure(reason)],
+        Event::Notice(SessionNotice::ClearedExistingSession) => list!["clearedExistingSession"],
+    }
+}
+
+fn decode_event(value: Value) -> Result<Event, String> {
+    let (tag, mut fields) = Fields::tagged(value)?;
+    Ok(match tag.as_str() {
+        "stateChanged" => Event::StateChanged(decode_state(fields.next()?)?),
+        "sessionConfigured" => {
+            let mut info = Fields::of(fields.next()?)?;
+            Event::SessionConfigured(SessionInfo {
+                new_session: info.bool()?,
+                read_only: info.bool()?,
+                cleared_existing_session: info.bool()?,
+                max_custom_data_bytes: info.optional(Value::as_i64)?,
+                allowed_upload_types: info.list(string)?,
+                max_upload_kb: info.optional(Value::as_u64)?,
+                blocked_extensions: info.list(string)?,
+            })
+        }
+        "expiryKnown" => Event::ExpiryKnown { expires_at: UnixMillis(fields.number()?), duration_secs: fields.number()? },
+        "expiringSoon" => Event::ExpiringSoon { expires_at: UnixMillis(fields.number()?) },
+        "expiringCancelled" => Event::ExpiringCancelled,
+        "expired" => Event::Expired,
+        "transcriptReset" => Event::TranscriptReset(fields.list(decode_entry)?),
+        "entryUpserted" => Event::EntryUpserted(decode_entry(fields.next()?)?),
+        "entryRemoved" => Event::EntryRemoved(EntryKey(fields.string()?)),
+        "agentTyping" => Event::AgentTyping { until: UnixMillis(fields.number()?) },
+        "agentTypingStopped" => Event::AgentTypingStopped,
+        "conversationCleared" => Event::ConversationCleared,
+        "readOnly" => Event::ReadOnly,
+        "connectionClosed" => Event::ConnectionClosed { reason: decode_close(fields.next()?)? },
+        "loggedOut" => Event::LoggedOut,
+        "attachment" => Event::Attachment(decode_attachment(fields.next()?)?),
+        "error" => Event::Error(decode_user_error(fields.next()?)?),
+        "olderAvailable" => Event::OlderAvailable(fields.bool()?),
+        "authorizationRequired" => Event::AuthorizationRequired { reason: decode_auth_failure(fields.next()?)? },
+        "clearedExistingSession" => Event::Notice(SessionNotice::ClearedExistingSession),
+        _ => return Err(unknown("event", &tag)),
+    })
+}
+
+fn encode_state(state: &ConnectionState) -> Value {
+    match state {
+        ConnectionState::Idle => list!["idle"],
+        ConnectionState::Connecting => list!["connecting"],
+        ConnectionState::Connected => list!["connected"],
+        ConnectionState::Reconnecting { attempt, next_attempt_at } => list!["reconnecting", *attempt, next_attempt_at.map(|at| at.0)],
+        ConnectionState::Offline => list!["offline"],
+        ConnectionState::ReadOnly => list!["readOnly"],
+        ConnectionState::Expired => list!["expired"],
+        ConnectionState::Closed { reason } => list!["closed", encode_close(reason)],
+        ConnectionState::Error { code, message } => list!["error", *code, message.as_str()],
+    }
+}
+
+fn decode_state(value: Value) -> Result<ConnectionState, String> {
+    let (tag, mut fields) = Fields::tagged(value)?;
+    Ok(match tag.as_str() {
+        "idle" => ConnectionState::Idle,
+        "connecting" => ConnectionState::Connecting,
+        "connected" => ConnectionState::Connected,
+        "reconnecting" => ConnectionState::Reconnecting {
+            attempt: fields.number()?,
+            next_attempt_at: fields.optional(Value::as_u64)?.map(UnixMillis),
+        },
+        "offline" => ConnectionState::Offline,
+        "readOnly" => ConnectionState::ReadOnly,
+        "expired" => ConnectionState::Expired,
+        "closed" => ConnectionState::Closed { reason: decode_close(fields.next()?)? },
+        "error" => ConnectionState::Error { code: fields.number()?, message: fields.string()? },
+        _ => return Err(unknown("connection state", &tag)),
+    })
+}
+
+fn encode_close(reason: &CloseReason) -> Value {
+    match reason {
+        CloseReason::User => list!["user"],
+        CloseReason::ServerClosed => list!["serverClosed"],
+        CloseReason::ConversationCleared => list!["conversationCleared"],
+        CloseReason::SignedIn => list!["signedIn"],
+        CloseReason::SessionLimitReached => list!["sessionLimitReached"],
+        CloseReason::LoggedOut => list!["loggedOut"],
+        CloseReason::Other(text) => list!["other", text.as_str()],
+    }
+}
+
+fn decode_close(value: Value) -> Result<CloseReason, String> {
+    let (tag, mut fields) = Fields::tagged(value)?;
+    Ok(match tag.as_str() {
+        "user" => CloseReason::User,
+        "serverClosed" => CloseReason::ServerClosed,
+        "conversationCleared" => CloseReason::ConversationCleared,
+        "signedIn" => CloseReason::SignedIn,
+        "sessionLimitReached" => CloseReason::SessionLimitReached,
+        "loggedOut" => CloseReason::LoggedOut,
+        "other" => CloseReason::Other(fields.string()?),
+        _ => return Err(unknown("close reason", &tag)),
+    })
+}
+
+fn encode_entry(entry: &TranscriptEntry) -> Value {
+    let TranscriptEntry { key, message_id, order, direction, author, display_name, avatar_url, text, content, status, time, kind } = entry;
+    let direction = match direction {
+        Direction::Inbound => "inbound",
+        Direction::Outbound => "outbound",
+    };
+    let author = match author {
+        Author::Customer => "customer",
+        Author::Agent => "agent",
+        Author::Bot => "bot",
+        Author::System => "system",
+    };
+    let status = match status {
+        DeliveryStatus::Sending => list!["sending"],
+        DeliveryStatus::Queued => list!["queued"],
+        DeliveryStatus::Sent => list!["sent"],
+        DeliveryStatus::Failed { reason } => list!["failed", encode_failure(reason)],
+    };
+    let kind = match kind {
+        EntryKind::Message => list!["message"],
+        EntryKind::Notice(notice) => list![
+            "notice",
+            match notice {
+                NoticeKind::ConversationStarted => "conversationStarted",
+                NoticeKind::AgentLeft => "agentLeft",
+                NoticeKind::ConversationEnded => "conversationEnded",
+                NoticeKind::SignedIn => "signedIn",
+            }
+        ],
+    };
+    list![
+        key.as_str(),
+        optional_id(message_id),
+        order.time_ms,
+        order.seq,
+        direction,
+        author,
+        display_name.as_deref(),
+        avatar_url.as_deref(),
+        text.as_str(),
+        content.iter().map(Content::to_value).collect::<Vec<_>>(),
+        status,
+        time.map(|time| time.0),
+        kind,
+    ]
+}
+
+fn decode_entry(value: Value) -> Result<TranscriptEntry, String> {
+    let mut fields = Fields::of(value)?;
+    Ok(TranscriptEntry {
+        key: EntryKey(fields.string()?),
+        message_id: fields.message_id()?,
+        order: OrderKey { time_ms: fields.number()?, seq: fields.number()? },
+        direction: match fields.string()?.as_str() {
+            "inbound" => Direction::Inbound,
+            "outbound" => Direction::Outbound,
+            other => return Err(unknown("direction", other)),
+        },
+        author: match fields.string()?.as_str() {
+            "customer" => Author::Customer,
+            "agent" => Author::Agent,
+            "bot" => Author::Bot,
+            "system" => Author::System,
+            other => return Err(unknown("author", other)),
+        },
+        display_name: fields.optional_string()?,
+        avatar_url: fields.optional_string()?,
+        text: fields.string()?,
+        content: fields.list(|content| Ok(Content::from_value(content)))?,
+        status: {
+            let (tag, mut status) = Fields::tagged(fields.next()?)?;
+            match tag.as_str() {
+                "sending" => DeliveryStatus::Sending,
+                "queued" => DeliveryStatus::Queued,
+                "sent" => DeliveryStatus::Sent,
+                "failed" => DeliveryStatus::Failed { reason: decode_failure(status.next()?)? },
+                _ => return Err(unknown("delivery status", &tag)),
+            }
+        },
+        time: fields.optional(Value::as_u64)?.map(UnixMillis),
+        kind: {
+            let (tag, mut kind) = Fields::tagged(fields.next()?)?;
+            match tag.as_str() {
+                "message" => EntryKind::Message,
+                "notice" => EntryKind::Notice(match kind.string()?.as_str() {
+                    "conversationStarted" => NoticeKind::ConversationStarted,
+                    "agentLeft" => NoticeKind::AgentLeft,
+                    "conversationEnded" => NoticeKind::ConversationEnded,
+                    "signedIn" => NoticeKind::SignedIn,
+                    other => return Err(unknown("notice", other)),
+                }),
+                _ => return Err(unknown("entry kind", &tag)),
+            }
+        },
+    })
+}
+
+fn encode_failure(reason: &FailureReason) -> Value {
+    match reason {
+        FailureReason::MessageTooLong => list!["messageTooLong"],
+        FailureReason::CustomAttributesTooLarge => list!["customAttributesTooLarge"],
+        FailureReason::RateLimited => list!["rateLimited"],
+        FailureReason::AttachmentRejected { code } => list!["attachmentRejected", *code],
+        FailureReason::DeliveryUnconfirmed => list!["deliveryUnconfirmed"],
+        FailureReason::Rejected { code } => list!["rejected", *code],
+    }
+}
+
+fn decode_failure(value: Value) -> Result<FailureReason, String> {
+    let (tag, mut fields) = Fields::tagged(value)?;
+    Ok(match tag.as_str() {
+        "messageTooLong" => FailureReason::MessageTooLong,
+        "customAttributesTooLarge" => FailureReason::CustomAttributesTooLarge,
+        "rateLimited" => FailureReason::RateLimited,
+        "attachmentRejected" => FailureReason::AttachmentRejected { code: fields.number()? },
+        "deliveryUnconfirmed" => FailureReason::DeliveryUnconfirmed,
+        "rejected" => FailureReason::Rejected { code: fields.number()? },
+        _ => return Err(unknown("failure reason", &tag)),
+    })
+}
+
+fn encode_attachment(update: &AttachmentUpdate) -> Value {
+    match update {
+        AttachmentUpdate::UploadGranted { attachment_id, url, headers } => {
+            list!["uploadGranted", attachment_id.as_str(), url.as_str(), string_map(headers)]
+        }
+        AttachmentUpdate::DownloadUrlRefreshed { attachment_id, url } => list!["downloadUrlRefreshed", attachment_id.as_str(), url.as_str()],
+        AttachmentUpdate::Uploaded { attachment_id, download_url } => list!["uploaded", attachment_id.as_str(), download_url.as_str()],
+        AttachmentUpdate::Rejected { attachment_id, code, message } => list!["rejected", attachment_id.as_str(), *code, message.as_str()],
+        AttachmentUpdate::Deleted { attachment_id } => list!["deleted", attachment_id.as_str()],
+    }
+}
+
+fn decode_attachment(value: Value) -> Result<AttachmentUpdate, String> {
+    let (tag, mut fields) = Fields::tagged(value)?;
+    let attachment_id = AttachmentId(fields.string()?);
+    Ok(match tag.as_str() {
+        "uploadGranted" => AttachmentUpdate::UploadGranted { attachment_id, url: fields.string()?, headers: fields.string_map()? },
+        "downloadUrlRefreshed" => AttachmentUpdate::DownloadUrlRefreshed { attachment_id, url: fields.string()? },
+        "uploaded" => AttachmentUpdate::Uploaded { attachment_id, download_url: fields.string()? },
+        "rejected" => AttachmentUpdate::Rejected { attachment_id, code: fields.number()?, message: fields.string()? },
+        "deleted" => AttachmentUpdate::Deleted { attachment_id },
+        _ => return Err(unknown("attachment update", &tag)),
+    })
+}
+
+fn encode_user_error(error: &UserError) -> Value {
+    match error {
+        UserError::MessageTooLong { key } => list!["messageTooLong", key.as_ref().map(EntryKey::as_str)],
+        UserError::CustomAttributesTooLarge => list!["customAttributesTooLarge"],
+        UserError::RateLimited { retry_after_secs } => list!["rateLimited", *retry_after_secs],
+        UserError::Forbidden { message } => list!["forbidden", message.as_str()],
+        UserError::AuthorizationRequired => list!["authorizationRequired"],
+        UserError::ClearConversationFailed => list!["clearConversationFailed"],
+        UserError::FeatureUnavailable => list!["featureUnavailable"],
+        UserError::HistoryUnavailable { http_status } => list!["historyUnavailable", *http_status],
+        UserError::Server { code, message } => list!["server", *code, message.as_str()],
+    }
+}
+
+fn decode_user_error(value: Value) -> Result<UserError, String> {
+    let (tag, mut fields) = Fields::tagged(value)?;
+    Ok(match tag.as_str() {
+        "messageTooLong" => UserError::MessageTooLong { key: fields.optional_string()?.map(EntryKey) },
+        "customAttributesTooLarge" => UserError::CustomAttributesTooLarge,
+        "rateLimited" => UserError::RateLimited { retry_after_secs: fields.number()? },
+        "forbidden" => UserError::Forbidden { message: fields.string()? },
+        "authorizationRequired" => UserError::AuthorizationRequired,
+        "clearConversationFailed" => UserError::ClearConversationFailed,
+        "featureUnavailable" => UserError::FeatureUnavailable,
+        "historyUnavailable" => UserError::HistoryUnavailable { http_status: fields.number()? },
+        "server" => UserError::Server { code: fields.number()?, message: fields.string()? },
+        _ => return Err(unknown("error", &tag)),
+    })
+}
+
+fn encode_auth_failure(reason: &AuthFailure) -> Value {
+    match reason {
+        AuthFailure::Unauthorized => list!["unauthorized"],
+        AuthFailure::NoRefreshToken => list!["noRefreshToken"],
+        AuthFailure::RefreshFailed { http_status } => list!["refreshFailed", *http_status],
+        AuthFailure::Rejected { message } => list!["rejected", message.as_str()],
+    }
+}
+
+fn decode_auth_failure(value: Value) -> Result<AuthFailure, String> {
+    let (tag, mut fields) = Fields::tagged(value)?;
+    Ok(match tag.as_str() {
+        "unauthorized" => AuthFailure::Unauthorized,
+        "noRefreshToken" => AuthFailure::NoRefreshToken,
+        "refreshFailed" => AuthFailure::RefreshFailed { http_status: fields.number()? },
+        "rejected" => AuthFailure::Rejected { message: fields.string()? },
+        _ => return Err(unknown("authorization failure", &tag)),
+    })
+}
+
+/// The fields of one encoded list, taken in order.
+struct Fields(std::vec::IntoIter<Value>);
+
+impl Fields {
+    fn of(value: Value) -> Result<Self, String> {
+        match value {
+            Value::Array(items) => Ok(Self(items.into_iter())),
+            other => Err(wrong("a list", &other)),
+        }
+    }
+
+    /// A `[tag, fields…]` list: its tag and the remaining fields.
+    fn tagged(value: Value) -> Result<(String, Self), String> {
+        let mut fields = Self::of(value)?;
+        let tag = fields.string()?;
+        Ok((tag, fields))
+    }
+
+    fn next(&mut self) -> Result<Value, String> {
+        self.0.next().ok_or_else(|| "a field is missing".to_owned())
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        string(self.next()?)
+    }
+
+    /// A value that may be `null`, read with `read` (e.g. `Value::as_u64`) otherwise.
+    fn optional<T>(&mut self, read: fn(&Value) -> Option<T>) -> Result<Option<T>, String> {
+        match self.next()? {
+            Value::Null => Ok(None),
+            value => read(&value).map(Some).ok_or_else(|| wrong("a number", &value)),
+        }
+    }
+
+    fn optional_string(&mut self) -> Result<Option<String>, String> {
+        match self.next()? {
+            Value::Null => Ok(None),
+            value => string(value).map(Some),
+        }
+    }
+
+    fn message_id(&mut self) -> Result<Option<MessageId>, String> {
+        Ok(self.optional_string()?.map(MessageId))
+    }
+
+    fn bool(&mut self) -> Result<bool, String> {
+        let value = self.next()?;
+        value.as_bool().ok_or_else(|| wrong("a boolean", &value))
+    }
+
+    /// A whole number that fits `T`.
+    fn number<T: TryFrom<u64>>(&mut self) -> Result<T, String> {
+        let value = self.next()?;
+        value.as_u64().and_then(|number| T::try_from(number).ok()).ok_or_else(|| wrong("a whole number in range", &value))
+    }
+
+    fn list<T>(&mut self, item: impl Fn(Value) -> Result<T, String>) -> Result<Vec<T>, String> {
+        match self.next()? {
+            Value::Array(items) => items.into_iter().map(item).collect(),
+            other => Err(wrong("a list", &other)),
+        }
+    }
+
+    fn string_map(&mut self) -> Result<BTreeMap<String, String>, String> {
+        match self.next()? {
+            Value::Object(map) => map.into_iter().map(|(name, value)| Ok((name, string(value)?))).collect(),
+            other => Err(wrong("an object", &other)),
+        }
+    }
+}
+
+fn string(value: Value) -> Result<String, String> {
+    match value {
+        Value::String(text) => Ok(text),
+        other => Err(wrong("a string", &other)),
+    }
+}
+
+fn wrong(expected: &str, found: &Value) -> String {
+    let found = match found {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    };
+    format!("expected {expected}, found {found}")
+}
+
+fn unknown(what: &str, tag: &str) -> String {
+    format!("unknown {what} `{tag}`")
 }
 
 #[cfg(test)]
@@ -785,9 +1132,98 @@ mod tests {
         ]
     }
 
+    /// Every variant of every core type the encoding covers that `every_event` leaves out.
+    fn more_events() -> Vec<Event> {
+        let mut events: Vec<Event> = [
+            ConnectionState::Connecting,
+            ConnectionState::Connected,
+            ConnectionState::Reconnecting { attempt: 1, next_attempt_at: None },
+            ConnectionState::Offline,
+            ConnectionState::ReadOnly,
+            ConnectionState::Expired,
+        ]
+        .into_iter()
+        .map(Event::StateChanged)
+        .collect();
+        events.extend(
+            [
+                CloseReason::User,
+                CloseReason::ServerClosed,
+                CloseReason::ConversationCleared,
+                CloseReason::SignedIn,
+                CloseReason::LoggedOut,
+            ]
+            .into_iter()
+            .map(|reason| Event::ConnectionClosed { reason }),
+        );
+        events.extend(
+            [
+                FailureReason::MessageTooLong,
+                FailureReason::CustomAttributesTooLarge,
+                FailureReason::RateLimited,
+                FailureReason::DeliveryUnconfirmed,
+                FailureReason::Rejected { code: 4020 },
+            ]
+            .into_iter()
+            .map(|reason| Event::EntryUpserted(entry("f", Author::Bot, DeliveryStatus::Failed { reason }))),
+        );
+        events.extend(
+            [NoticeKind::ConversationStarted, NoticeKind::ConversationEnded, NoticeKind::SignedIn].into_iter().map(|notice| {
+                Event::EntryUpserted(TranscriptEntry {
+                    kind: EntryKind::Notice(notice),
+                    message_id: None,
+                    display_name: None,
+                    avatar_url: Some("https://x/a.png".into()),
+                    time: None,
+                    content: Vec::new(),
+                    ..entry("n", Author::System, DeliveryStatus::Sending)
+                })
+            }),
+        );
+        events.extend(
+            [
+                UserError::MessageTooLong { key: None },
+                UserError::CustomAttributesTooLarge,
+                UserError::RateLimited { retry_after_secs: 9 },
+                UserError::Forbidden { message: "no".into() },
+                UserError::AuthorizationRequired,
+                UserError::ClearConversationFailed,
+                UserError::FeatureUnavailable,
+                UserError::Server { code: 5000, message: "boom".into() },
+            ]
+            .into_iter()
+            .map(Event::Error),
+        );
+        events.extend(
+            [AuthFailure::Unauthorized, AuthFailure::NoRefreshToken, AuthFailure::Rejected { message: "again".into() }]
+                .into_iter()
+                .map(|reason| Event::AuthorizationRequired { reason }),
+        );
+        events.extend(
+            [
+                AttachmentUpdate::UploadGranted {
+                    attachment_id: AttachmentId::new("a"),
+                    url: "https://upload".into(),
+                    headers: BTreeMap::from([("x-amz-acl".into(), "private".into())]),
+                },
+                AttachmentUpdate::DownloadUrlRefreshed { attachment_id: AttachmentId::new("a"), url: "https://x/z".into() },
+                AttachmentUpdate::Deleted { attachment_id: AttachmentId::new("a") },
+            ]
+            .into_iter()
+            .map(Event::Attachment),
+        );
+        events.push(Event::SessionConfigured(SessionInfo {
+            read_only: true,
+            cleared_existing_session: true,
+            max_custom_data_bytes: Some(-1),
+            ..SessionInfo::default()
+        }));
+        events
+    }
+
     #[test]
     fn every_event_survives_the_channel() {
-        for event in every_event() {
+        for event in every_event().into_iter().chain(more_events()) {
             let message = TabMessage::Event { from: "leader".into(), event: MirroredEvent(event.clone()) };
             let json = message.to_json();
             assert!(!json.is_empty(), "{event:?} did not serialise");
@@ -823,6 +1259,27 @@ mod tests {
                 from: "t2".into(),
                 command: TabCommand::SetCustomAttributes { attributes: BTreeMap::from([("plan".into(), "gold".into())]) },
             },
+            TabMessage::Command { from: "t2".into(), command: TabCommand::Typing },
+            TabMessage::Command { from: "t2".into(), command: TabCommand::RetryConnection },
+            TabMessage::Command { from: "t2".into(), command: TabCommand::StartNewConversation },
+            TabMessage::Command { from: "t2".into(), command: TabCommand::LoadOlder },
+            TabMessage::Command {
+                from: "t2".into(),
+                command: TabCommand::Postback { text: "Buy".into(), payload: "buy".into(), origin: None },
+            },
+            TabMessage::Command {
+                from: "t2".into(),
+                command: TabCommand::DatePicker { date_time: "2026-01-01T10:00:00Z".into(), origin: Some(MessageId::new("m")) },
+            },
+            TabMessage::Snapshot {
+                from: "t1".into(),
+                to: None,
+                snapshot: Snapshot {
+                    events: vec![MirroredEvent(Event::Expired)],
+                    unread: 0,
+                    uploads: vec![SharedUpload { attachment_id: "a".into(), file_name: "é.txt".into(), percent: 100 }],
+                },
+            },
         ];
         for message in messages {
             assert_eq!(TabMessage::from_json(&message.to_json()), Some(message.clone()));
@@ -838,19 +1295,56 @@ mod tests {
             "{\"launchMissiles\":{\"from\":\"x\"}}",
             "{\"hello\":{}}",
             "{\"command\":{\"from\":\"x\",\"command\":\"fly\"}}",
-            // The internally tagged form of an older version is not mistaken for a message.
+            // The internally and externally tagged forms of older versions are not mistaken
+            // for messages.
             "{\"type\":\"hello\",\"from\":\"x\"}",
+            "{\"hello\":{\"from\":\"x\"}}",
             "not json",
+            "[]",
+            "[\"hello\"]",
+            "[\"hello\",7]",
+            "[7,\"x\"]",
+            "[\"launchMissiles\",\"x\"]",
+            "[\"command\",\"x\",[\"fly\"]]",
+            "[\"command\",\"x\",\"typing\"]",
+            "[\"command\",\"x\",[\"sendText\",\"k\"]]",
+            "[\"command\",\"x\",[\"setCustomAttributes\",{\"plan\":1}]]",
+            "[\"unread\",\"x\",-1]",
+            "[\"unread\",\"x\",1.5]",
+            "[\"panel\",\"x\",\"yes\"]",
+            "[\"event\",\"x\",[\"teleported\"]]",
+            "[\"event\",\"x\",[\"stateChanged\",[\"dancing\"]]]",
+            "[\"event\",\"x\",[\"stateChanged\",[\"error\",4294967296,\"big\"]]]",
+            "[\"event\",\"x\",[\"error\",[\"historyUnavailable\",70000]]]",
+            "[\"event\",\"x\",[\"entryUpserted\",[\"k\"]]]",
+            "[\"event\",\"x\",[\"transcriptReset\",[[\"k\",null,1,2,\"sideways\",\"agent\",null,null,\"t\",[],[\"sent\"],null,[\"message\"]]]]]",
+            "[\"snapshot\",\"x\",null,{\"events\":[]}]",
+            "[\"uploads\",\"x\",[[\"a\",\"f\"]]]",
         ] {
             assert_eq!(TabMessage::from_json(text), None, "{text:?} was accepted");
         }
     }
 
     #[test]
-    fn the_wire_form_is_externally_tagged_and_compact() {
-        assert_eq!(TabMessage::Hello { from: "t2".into() }.to_json(), r#"{"hello":{"from":"t2"}}"#);
+    fn a_message_that_does_not_fit_says_why() {
+        assert_eq!(TabMessage::parse("[\"launchMissiles\",\"x\"]"), Err("unknown tab message `launchMissiles`".into()));
+        assert_eq!(TabMessage::parse("[\"panel\",\"x\",\"yes\"]"), Err("expected a boolean, found a string".into()));
+        assert_eq!(TabMessage::parse("[\"hello\"]"), Err("a field is missing".into()));
+        assert_eq!(TabMessage::parse("{\"hello\":{\"from\":\"x\"}}"), Err("expected a list, found an object".into()));
+        assert_eq!(
+            TabMessage::parse("[\"event\",\"x\",[\"error\",[\"historyUnavailable\",70000]]]"),
+            Err("expected a whole number in range, found a number".into())
+        );
+        assert!(TabMessage::parse("not json").is_err_and(|error| !error.is_empty()));
+    }
+
+    #[test]
+    fn the_wire_form_is_a_compact_tagged_list() {
+        assert_eq!(TabMessage::Hello { from: "t2".into() }.to_json(), r#"["hello","t2"]"#);
         let typing = TabMessage::Command { from: "t2".into(), command: TabCommand::Typing };
-        assert_eq!(typing.to_json(), r#"{"command":{"from":"t2","command":"typing"}}"#);
+        assert_eq!(typing.to_json(), r#"["command","t2",["typing"]]"#);
+        let unread = TabMessage::Unread { from: "t1".into(), count: 4 };
+        assert_eq!(unread.to_json(), r#"["unread","t1",4]"#);
     }
 
     #[test]
@@ -1011,7 +1505,11 @@ mod tests {
         assert!(!election.is_leading());
         let other = Lease { owner: "b".into(), expires_at: 10 };
         assert!(!election.resign(Some(&other)));
+        assert_eq!(other.to_json(), r#"{"expiresAt":10,"owner":"b"}"#);
         assert_eq!(Lease::parse(&other.to_json()), Some(other));
+        assert_eq!(Lease::parse(r#"{"owner":"c","expiresAt":5}"#), Some(Lease { owner: "c".into(), expires_at: 5 }));
         assert_eq!(Lease::parse("{broken"), None);
+        assert_eq!(Lease::parse(r#"{"owner":"c"}"#), None);
+        assert_eq!(Lease::parse(r#"{"owner":1,"expiresAt":5}"#), None);
     }
 }
