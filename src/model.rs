@@ -155,6 +155,11 @@ impl Model {
         self.rows.set(rows);
     }
 
+    /// Whether a row with this key is shown, in O(1) (the key index mirrors `rows`).
+    pub fn has_row(&self, key: &EntryKey) -> bool {
+        self.row_orders.with_value(|orders| orders.contains_key(key))
+    }
+
     /// Where the row with this key sits, in O(log n) (rows are sorted by their unique order key).
     fn row_index(rows: &[Row], order: OrderKey) -> Option<usize> {
         rows.binary_search_by(|row| row.entry.order.cmp(&order)).ok()
@@ -175,8 +180,10 @@ impl Model {
                 self.session_info.set(Some(info.clone()));
             }
             Event::ExpiryKnown { expires_at, duration_secs } => {
+                // Every agent message moves the expiry: only a changed TTL re-renders the
+                // welcome line that states it.
                 self.expires_at.set(Some(*expires_at));
-                self.ttl_secs.set(Some(*duration_secs));
+                set_if_changed(self.ttl_secs, Some(*duration_secs));
             }
             Event::ExpiringSoon { expires_at } => {
                 self.expires_at.set(Some(*expires_at));
@@ -292,7 +299,7 @@ impl Model {
             if !self.open.get_untracked() && self.counts_unread.get_untracked() {
                 self.unread.update(|count| *count += 1);
             }
-            self.agent_typing.set(false);
+            set_if_changed(self.agent_typing, false);
             let name = entry.display_name.clone().unwrap_or_else(|| self.author_label(entry.author));
             self.announcement.set(format!("{name}: {}", entry.text));
         }
@@ -335,6 +342,14 @@ impl Model {
             Author::Bot => self.bot_name.get_untracked().unwrap_or_else(|| strings.bot.to_string()),
             Author::Agent | Author::System => strings.agent.to_string(),
         }
+    }
+}
+
+/// Sets `signal` only when the value differs: a set always notifies its readers, and per-message
+/// events repeat values most of the time.
+fn set_if_changed<T: PartialEq + Send + Sync + 'static>(signal: RwSignal<T>, value: T) {
+    if signal.with_untracked(|current| *current != value) {
+        signal.set(value);
     }
 }
 

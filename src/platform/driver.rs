@@ -310,7 +310,15 @@ impl Driver {
             }
             Output::Event(event) => {
                 self.before_model(&event);
-                let fresh = self.model.rows.with_untracked(|rows| notify::fresh_message(&event, rows).cloned());
+                // Known keys are ruled out through the model's key index first, so only the
+                // newest row is compared: scanning a 10,000-row transcript per frame was O(n).
+                let fresh = match &event {
+                    Event::EntryUpserted(entry) if !self.model.has_row(&entry.key) => self
+                        .model
+                        .rows
+                        .with_untracked(|rows| notify::fresh_message(&event, rows.last().map(std::slice::from_ref).unwrap_or_default()).cloned()),
+                    _ => None,
+                };
                 self.model.apply(&event, now);
                 if let Some(entry) = fresh {
                     self.alert_new_message(&entry);

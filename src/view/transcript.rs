@@ -104,6 +104,11 @@ impl PartialEq for Item {
 /// Divider keys live above every possible `rev`.
 const DIVIDER_KEY_BASE: u64 = 1 << 63;
 
+/// Content offered only while its row is the newest (quick replies, an open date picker).
+fn shows_latest_only(entry: &TranscriptEntry) -> bool {
+    entry.content.iter().any(|content| matches!(content, Content::QuickReply(_) | Content::DatePicker(_)))
+}
+
 fn entry_time(entry: &TranscriptEntry) -> u64 {
     entry.time.map_or(entry.order.time_ms, |time| time.0)
 }
@@ -128,6 +133,8 @@ pub fn Transcript() -> impl IntoView {
         let window = window.get();
         model.rows.with(|rows| Slice::of(rows, window))
     });
+    // The spacers exist only while windowed; built once, not again on every append.
+    let windowed = Memo::new(move |_| slice.get().windowed());
 
     let items = Memo::new(move |_| {
         let slice = slice.get();
@@ -155,7 +162,10 @@ pub fn Transcript() -> impl IntoView {
                             && time.saturating_sub(entry_time(&previous.entry)) < GROUP_WINDOW_MS
                     });
                 let last = index + 1 == rows.len();
-                let key = (row.rev, u8::from(grouped) | (u8::from(last) << 1));
+                // Only rows whose content changes with `last` render again when a newer row
+                // arrives; any other row keeps its key (and its DOM) on an append.
+                let last_bit = last && shows_latest_only(&row.entry);
+                let key = (row.rev, u8::from(grouped) | (u8::from(last_bit) << 1));
                 items.push(Item::Entry { key, row: row.clone(), grouped, last });
                 previous = Some(row);
             }
@@ -295,7 +305,7 @@ pub fn Transcript() -> impl IntoView {
             }}
             {welcome}
             {move || {
-                slice.get().windowed().then(|| {
+                windowed.get().then(|| {
                     view! {
                         <div
                             class="tl-spacer"
@@ -310,7 +320,7 @@ pub fn Transcript() -> impl IntoView {
                 {render_item(ctx, item)}
             </For>
             {move || {
-                slice.get().windowed().then(|| {
+                windowed.get().then(|| {
                     view! {
                         <div
                             class="tl-spacer"

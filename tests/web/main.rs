@@ -14,6 +14,7 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+mod append;
 mod hostile;
 mod notify;
 mod storage;

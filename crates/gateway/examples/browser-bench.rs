@@ -12,6 +12,9 @@
 //! unless its arguments are wrong. Times come from the page's own clock (`performance.now()`),
 //! recorded by `browser_bench/probe.js`, so WebDriver round trips are not part of them. Each
 //! figure is the median of `--runs` runs (at least 5).
+//!
+//! `BENCH_ONLY=reload,big` (comma list of `cold`, `reload`, `network`, `big`, `host`) takes only
+//! those figures, for iterating on one of them; `network` needs `reload`'s session.
 
 #[path = "browser_bench/http.rs"]
 mod http;
@@ -75,6 +78,14 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     Ok(args)
+}
+
+/// Whether `BENCH_ONLY` (unset: everything) selects the figure group `name`.
+fn selected(name: &str) -> bool {
+    match std::env::var("BENCH_ONLY") {
+        Ok(list) if !list.trim().is_empty() => list.split(',').any(|item| item.trim() == name),
+        _ => true,
+    }
 }
 
 /// One row of the benchmark table; browser figures have no peer columns.
@@ -631,12 +642,26 @@ async fn reload_restore(
                 "sessionStorage.setItem('__tlb', JSON.stringify({config})); return true;"
             ))
             .await?;
+        // `BENCH_PROFILE=file.cpuprofile`: a CDP CPU profile of the last reload.
+        let profile = std::env::var("BENCH_PROFILE")
+            .ok()
+            .filter(|path| !path.is_empty() && run + 1 == runs);
+        if profile.is_some() {
+            bench.cdp.call("Profiler.enable", json!({}))?;
+            bench.cdp.call("Profiler.setSamplingInterval", json!({ "interval": 50 }))?;
+            bench.cdp.call("Profiler.start", json!({}))?;
+        }
         bench
             .client
             .refresh()
             .await
             .map_err(|err| format!("reload: {err}"))?;
         let mark = bench.mark("reload", 20, "restored transcript").await?;
+        if let Some(path) = profile {
+            let stopped = bench.cdp.call("Profiler.stop", json!({}))?;
+            std::fs::write(&path, stopped["profile"].to_string()).map_err(|err| format!("write {path}: {err}"))?;
+            log(format!("CPU profile of the reload written to {path}"));
+        }
         let painted = ms(&mark, "paint")?;
         let count_shown = bench
             .js("return __tlb.wantShownCount;")
@@ -647,6 +672,13 @@ async fn reload_restore(
             "reload run {}: {painted:.1} ms, {count_shown} messages shown",
             run + 1
         ));
+        if std::env::var_os("BENCH_RESOURCES").is_some() {
+            // Where the reload's time goes: each request's start and end on the page clock.
+            let timeline = bench
+                .js("return performance.getEntriesByType('resource').map(e => `${e.name.replace(/^https?:\\/\\/[^/]+/, '').slice(0, 60)} ${e.startTime.toFixed(1)}→${e.responseEnd.toFixed(1)}`).concat(__tlb.wsLog).join('\\n');")
+                .await?;
+            log(timeline.as_str().unwrap_or_default());
+        }
         times.push(painted);
         shown.push(count_shown);
     }
@@ -835,6 +867,13 @@ async fn big_transcript(bench: &Bench, runs: usize, count: usize) -> Result<BigF
         bench.wait_state("messenger", "open", 10).await?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let (mut to_dom, mut to_paint) = (Vec::new(), Vec::new());
+        // `BENCH_PROFILE=file.cpuprofile`: a CDP CPU profile of the appends, to find their cost.
+        let profile = std::env::var("BENCH_PROFILE").ok().filter(|path| !path.is_empty());
+        if profile.is_some() {
+            bench.cdp.call("Profiler.enable", json!({}))?;
+            bench.cdp.call("Profiler.setSamplingInterval", json!({ "interval": 50 }))?;
+            bench.cdp.call("Profiler.start", json!({}))?;
+        }
         for i in 0..APPENDS {
             let text = format!("bench append {i} ({})", std::process::id());
             bench.js(&format!("__tlb.appendWant = {}; return true;", json!(text))).await?;
@@ -845,6 +884,15 @@ async fn big_transcript(bench: &Bench, runs: usize, count: usize) -> Result<BigF
             to_dom.push(ms(&sample, "domAt")? - ms(&sample, "frameAt")?);
             to_paint.push(ms(&sample, "paintAt")? - ms(&sample, "frameAt")?);
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        log(format!(
+            "appends, frame → DOM (ms): {}",
+            to_dom.iter().map(|ms| format!("{ms:.1}")).collect::<Vec<_>>().join(" ")
+        ));
+        if let Some(path) = profile {
+            let stopped = bench.cdp.call("Profiler.stop", json!({}))?;
+            std::fs::write(&path, stopped["profile"].to_string()).map_err(|err| format!("write {path}: {err}"))?;
+            log(format!("CPU profile of the appends written to {path}"));
         }
         Ok::<_, String>((to_dom, to_paint))
     }
@@ -994,185 +1042,194 @@ async fn main() {
     let deadline = Instant::now() + Duration::from_secs(420);
     let runs = args.runs;
 
-    let (launcher, interactive) = match bounded(deadline, "cold open", async {
-        Ok(cold_open(&bench, runs).await)
-    })
-    .await
-    {
-        Ok(pair) => pair,
-        Err(err) => (Err(err.clone()), Err(err)),
-    };
-    row(
-        "Cold open: navigation → launcher visible",
-        &ms_figure(&launcher),
-        "—",
-    );
-    row(
-        "Cold open: click → panel interactive (composer enabled, connected)",
-        &ms_figure(&interactive),
-        "—",
-    );
-
-    let reload = bounded(
-        deadline,
-        "reload",
-        reload_restore(&bench, runs, args.reload_messages),
-    )
-    .await;
-    let (reload_times, session) = match reload {
-        Ok((times, shown, deployment, token)) => {
-            let least = shown.iter().min().copied().unwrap_or(0);
-            (Ok(times).map(|t| (t, least)), Some((deployment, token)))
-        }
-        Err(err) => (Err(err), None),
-    };
-    let label = format!(
-        "Reload → restored transcript ({} messages) visible",
-        args.reload_messages
-    );
-    match &reload_times {
-        Ok((times, least)) => {
-            let m = median(times.clone());
-            let note = if (*least as usize) < args.reload_messages {
-                format!("; {least} of {} shown at first paint", args.reload_messages)
-            } else {
-                String::new()
-            };
-            row(
-                &label,
-                &format!("{}{note}", ms_figure(&Ok(times.clone()))),
-                &verdict("≤ 150 ms median", 150.0, m),
-            );
-        }
-        Err(err) => row(&label, &na(err), "≤ 150 ms median"),
-    }
-
-    let network = match &session {
-        Some((deployment, token)) => {
-            bounded(
-                deadline,
-                "network restore",
-                network_restore(&bench, runs, deployment, token),
-            )
-            .await
-        }
-        None => Err("needs the reload scenario's session".into()),
-    };
-    match network {
-        Ok((times, note)) => {
-            let note = if note.is_empty() {
-                String::new()
-            } else {
-                format!("; {note}")
-            };
-            row(
-                "Network restored (DevTools offline → online) → connected",
-                &format!("{}{note}", ms_figure(&Ok(times))),
-                "—",
-            );
-        }
-        Err(err) => row(
-            "Network restored (DevTools offline → online) → connected",
-            &na(err),
+    if selected("cold") {
+        let (launcher, interactive) = match bounded(deadline, "cold open", async {
+            Ok(cold_open(&bench, runs).await)
+        })
+        .await
+        {
+            Ok(pair) => pair,
+            Err(err) => (Err(err.clone()), Err(err)),
+        };
+        row(
+            "Cold open: navigation → launcher visible",
+            &ms_figure(&launcher),
             "—",
-        ),
+        );
+        row(
+            "Cold open: click → panel interactive (composer enabled, connected)",
+            &ms_figure(&interactive),
+            "—",
+        );
     }
-    bench.set_offline(false).ok();
+    if selected("reload") || selected("network") {
+        let reload = bounded(
+            deadline,
+            "reload",
+            reload_restore(&bench, runs, args.reload_messages),
+        )
+        .await;
+        let (reload_times, session) = match reload {
+            Ok((times, shown, deployment, token)) => {
+                let least = shown.iter().min().copied().unwrap_or(0);
+                (Ok(times).map(|t| (t, least)), Some((deployment, token)))
+            }
+            Err(err) => (Err(err), None),
+        };
+        let label = format!(
+            "Reload → restored transcript ({} messages) visible",
+            args.reload_messages
+        );
+        match &reload_times {
+            Ok((times, least)) => {
+                let m = median(times.clone());
+                let note = if (*least as usize) < args.reload_messages {
+                    format!("; {least} of {} shown at first paint", args.reload_messages)
+                } else {
+                    String::new()
+                };
+                row(
+                    &label,
+                    &format!("{}{note}", ms_figure(&Ok(times.clone()))),
+                    &verdict("≤ 150 ms median", 150.0, m),
+                );
+            }
+            Err(err) => row(&label, &na(err), "≤ 150 ms median"),
+        }
 
-    let big = bounded(
-        deadline,
-        "big transcript",
-        big_transcript(&bench, runs, args.messages),
-    )
-    .await;
-    let n = thousands(args.messages);
-    let paint_label = format!("{n}-message transcript: open → first paint");
-    let append_label = format!("{n}-message transcript: one append (frame → DOM) p95");
-    let memory_label = format!("Browser memory after {n} messages");
-    match big {
-        Ok(figures) => {
-            let m = figures
-                .first_paint
-                .as_ref()
-                .ok()
-                .and_then(|s| median(s.clone()));
-            row(
-                &paint_label,
-                &ms_figure(&figures.first_paint),
-                &verdict("≤ 50 ms", 50.0, m),
-            );
-            match figures.appends {
-                Ok((to_dom, to_paint)) => {
-                    let p95 = percentile(to_dom.clone(), 0.95);
-                    let p50 = median(to_dom.clone());
-                    let painted = percentile(to_paint.clone(), 0.95);
-                    let value = match (p95, p50, painted) {
+        if selected("network") {
+            let network = match &session {
+                Some((deployment, token)) => {
+                    bounded(
+                        deadline,
+                        "network restore",
+                        network_restore(&bench, runs, deployment, token),
+                    )
+                    .await
+                }
+                None => Err("needs the reload scenario's session".into()),
+            };
+            match network {
+                Ok((times, note)) => {
+                    let note = if note.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; {note}")
+                    };
+                    row(
+                        "Network restored (DevTools offline → online) → connected",
+                        &format!("{}{note}", ms_figure(&Ok(times))),
+                        "—",
+                    );
+                }
+                Err(err) => row(
+                    "Network restored (DevTools offline → online) → connected",
+                    &na(err),
+                    "—",
+                ),
+            }
+        }
+        bench.set_offline(false).ok();
+    }
+
+    if selected("big") {
+        let big = bounded(
+            deadline,
+            "big transcript",
+            big_transcript(&bench, runs, args.messages),
+        )
+        .await;
+        let n = thousands(args.messages);
+        let paint_label = format!("{n}-message transcript: open → first paint");
+        let append_label = format!("{n}-message transcript: one append (frame → DOM) p95");
+        let memory_label = format!("Browser memory after {n} messages");
+        match big {
+            Ok(figures) => {
+                let m = figures
+                    .first_paint
+                    .as_ref()
+                    .ok()
+                    .and_then(|s| median(s.clone()));
+                row(
+                    &paint_label,
+                    &ms_figure(&figures.first_paint),
+                    &verdict("≤ 50 ms", 50.0, m),
+                );
+                match figures.appends {
+                    Ok((to_dom, to_paint)) => {
+                        let p95 = percentile(to_dom.clone(), 0.95);
+                        let p50 = median(to_dom.clone());
+                        let painted = percentile(to_paint.clone(), 0.95);
+                        let value = match (p95, p50, painted) {
                         (Some(p95), Some(p50), Some(painted)) => format!(
                             "{p95:.1} ms p95 to the DOM (p50 {p50:.1} ms; {} appends); {painted:.1} ms p95 to the next painted frame",
                             to_dom.len()
                         ),
                         _ => na("no samples"),
                     };
-                    row(&append_label, &value, &verdict("≤ 2 ms p95", 2.0, p95));
+                        row(&append_label, &value, &verdict("≤ 2 ms p95", 2.0, p95));
+                    }
+                    Err(err) => row(&append_label, &na(err), "≤ 2 ms p95"),
                 }
-                Err(err) => row(&append_label, &na(err), "≤ 2 ms p95"),
+                let heap = figures
+                    .js_heap
+                    .as_ref()
+                    .ok()
+                    .and_then(|s| median(s.clone()));
+                let mib = |bytes: f64| format!("{:.1} MiB", bytes / 1_048_576.0);
+                let memory = match heap {
+                    Some(heap) => {
+                        let mut parts = vec![format!("JS heap {} (median of {runs})", mib(heap))];
+                        if let Some(wasm) = figures.wasm_memory {
+                            parts.push(format!("wasm memory {}", mib(wasm)));
+                        }
+                        if let Some(nodes) = figures.dom_nodes {
+                            parts.push(format!("{nodes:.0} DOM nodes"));
+                        }
+                        parts.push(format!(
+                            "{} messages in the page",
+                            thousands(figures.messages)
+                        ));
+                        parts.join(", ")
+                    }
+                    None => na(figures.js_heap.err().unwrap_or_default()),
+                };
+                row(&memory_label, &memory, "—");
             }
-            let heap = figures
-                .js_heap
-                .as_ref()
-                .ok()
-                .and_then(|s| median(s.clone()));
-            let mib = |bytes: f64| format!("{:.1} MiB", bytes / 1_048_576.0);
-            let memory = match heap {
-                Some(heap) => {
-                    let mut parts = vec![format!("JS heap {} (median of {runs})", mib(heap))];
-                    if let Some(wasm) = figures.wasm_memory {
-                        parts.push(format!("wasm memory {}", mib(wasm)));
-                    }
-                    if let Some(nodes) = figures.dom_nodes {
-                        parts.push(format!("{nodes:.0} DOM nodes"));
-                    }
-                    parts.push(format!(
-                        "{} messages in the page",
-                        thousands(figures.messages)
-                    ));
-                    parts.join(", ")
-                }
-                None => na(figures.js_heap.err().unwrap_or_default()),
-            };
-            row(&memory_label, &memory, "—");
-        }
-        Err(err) => {
-            row(&paint_label, &na(&err), "≤ 50 ms");
-            row(&append_label, &na(&err), "≤ 2 ms p95");
-            row(&memory_label, &na(&err), "—");
+            Err(err) => {
+                row(&paint_label, &na(&err), "≤ 50 ms");
+                row(&append_label, &na(&err), "≤ 2 ms p95");
+                row(&memory_label, &na(&err), "—");
+            }
         }
     }
 
-    let host = bounded(deadline, "host page", host_load(&bench, runs)).await;
-    let host_label = "Host page load (load event) with / without snippet";
-    match host {
-        Ok(((plain, with_snippet), (plain_fcp, snippet_fcp))) => {
-            match (median(plain), median(with_snippet)) {
-                (Some(p), Some(s)) if p > 0.0 => {
-                    let ratio = s / p;
-                    let fcp = match (median(plain_fcp), median(snippet_fcp)) {
-                        (Some(p), Some(s)) if p > 0.0 => format!(
-                            "; first contentful paint {s:.1} ms / {p:.1} ms = {:.3}",
-                            s / p
-                        ),
-                        _ => String::new(),
-                    };
-                    row(
+    if selected("host") {
+        let host = bounded(deadline, "host page", host_load(&bench, runs)).await;
+        let host_label = "Host page load (load event) with / without snippet";
+        match host {
+            Ok(((plain, with_snippet), (plain_fcp, snippet_fcp))) => {
+                match (median(plain), median(with_snippet)) {
+                    (Some(p), Some(s)) if p > 0.0 => {
+                        let ratio = s / p;
+                        let fcp = match (median(plain_fcp), median(snippet_fcp)) {
+                            (Some(p), Some(s)) if p > 0.0 => format!(
+                                "; first contentful paint {s:.1} ms / {p:.1} ms = {:.3}",
+                                s / p
+                            ),
+                            _ => String::new(),
+                        };
+                        row(
                     host_label,
                     &format!("{s:.1} ms / {p:.1} ms = {ratio:.3} (median of {runs}, cold cache){fcp}"),
                     &verdict("≤ 1.05", 1.05, Some(ratio)),
                 );
+                    }
+                    _ => row(host_label, &na("no load times"), "≤ 1.05"),
                 }
-                _ => row(host_label, &na("no load times"), "≤ 1.05"),
             }
+            Err(err) => row(host_label, &na(err), "≤ 1.05"),
         }
-        Err(err) => row(host_label, &na(err), "≤ 1.05"),
     }
 
     if bench.client.clone().close().await.is_err() {

@@ -162,6 +162,11 @@ pub struct SessionConfig {
     pub allow_session_upgrade: bool,
 }
 
+/// History page size (`pageSize`). The SDK asks for 25; the API takes larger pages (the Java
+/// SDK's helper asks for 100, SPEC §9). 50 restores a typical conversation after a reload with
+/// one request instead of showing half of it and loading the rest on scroll.
+pub const HISTORY_PAGE_SIZE: u32 = 50;
+
 impl SessionConfig {
     /// A configuration with every optional feature off and the default timings.
     pub fn new(deployment_id: DeploymentId, ws_url: impl Into<String>) -> Self {
@@ -180,7 +185,7 @@ impl SessionConfig {
             first_backoff_ms: 1_000,
             max_backoff_ms: 30_000,
             connect_timeout_ms: 30_000,
-            history_page_size: 25,
+            history_page_size: HISTORY_PAGE_SIZE,
             typing_cooldown_ms: 5_000,
             agent_typing_fallback_ms: 5_000,
             max_message_chars: 4_096,

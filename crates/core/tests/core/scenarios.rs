@@ -6,7 +6,7 @@ use threadline_core::protocol::{
     Channel, Direction as WireDirection, Event as WireEvent, FrameKind, Message, MessageId, PresenceType, ServerFrame,
     TooManyRequests, Typing, TypingType,
 };
-use threadline_core::session::{
+use threadline_core::session::{HISTORY_PAGE_SIZE, 
     CloseReason, CommandError, ConnectionState, DeliveryStatus, EntryKind, Event, FailureReason, NoticeKind, Persisted,
     UserError,
 };
@@ -74,7 +74,7 @@ fn resumed_session_fetches_history_with_a_cached_jwt() {
     let exp = harness.now.as_secs() + 3600;
     harness.inject(&json!({"type":"response","class":"JwtResponse","code":200,
         "body":{"jwt":"jwt-1","exp":exp},"tracingId":get_jwt["tracingId"]}).to_string());
-    assert_eq!(harness.fetches, [(1, 25, "jwt-1".to_owned())]);
+    assert_eq!(harness.fetches, [(1, HISTORY_PAGE_SIZE, "jwt-1".to_owned())]);
 
     let page = threadline_core::protocol::HistoryPage {
         entities: vec![
@@ -97,7 +97,7 @@ fn resumed_session_fetches_history_with_a_cached_jwt() {
     harness.session.load_older(harness.now).expect("older page available");
     harness.pump();
     assert_eq!(harness.sent_actions("getJwt").len(), jwt_requests);
-    assert_eq!(harness.fetches.last(), Some(&(2, 25, "jwt-1".to_owned())));
+    assert_eq!(harness.fetches.last(), Some(&(2, HISTORY_PAGE_SIZE, "jwt-1".to_owned())));
 }
 
 #[test]
@@ -641,6 +641,28 @@ fn reload_with_unconfirmed_send_does_not_duplicate_even_without_server_metadata(
         assert_eq!(harness.texts(), ["welcome", "did this arrive?"], "keep_metadata={keep_metadata}");
         assert!(harness.storage.outbox.is_empty());
     }
+}
+
+/// Issue 6 "reload → transcript visible with 50 messages": a reload restored only the newest
+/// 25 (one SDK-sized page) and left the rest for scrolling. One page now holds 50.
+#[test]
+fn reload_restores_fifty_messages_with_one_history_request() {
+    let mut harness = connected();
+    for n in 1..=50 {
+        harness.agent_says(&format!("message {n}"));
+    }
+    harness.settle();
+    harness.reload(config());
+    assert!(harness.texts().is_empty(), "nothing is shown before the server answers");
+    harness.open();
+    harness.advance(SECOND);
+    assert_eq!(harness.state(), ConnectionState::Connected);
+    let restored = harness.texts();
+    assert_eq!(restored.len(), 50, "all 50 restored at once");
+    assert_eq!(restored.first().map(String::as_str), Some("message 1"));
+    assert_eq!(restored.last().map(String::as_str), Some("message 50"));
+    assert_eq!(harness.fetches.iter().filter(|(page, _, _)| *page == 1).count(), 1);
+    assert!(harness.fetches.iter().all(|(page, size, _)| *page == 1 && *size == HISTORY_PAGE_SIZE), "{:?}", harness.fetches);
 }
 
 #[test]

@@ -19,6 +19,7 @@
     appends: [], // [{frameAt, domAt, paintAt}]
     leftConnected: false, // the status left `connected` since `expectReconnect()`
     wasm: null,
+    wsLog: [],
   });
 
   // A reload measurement is configured before the navigation, through sessionStorage.
@@ -36,10 +37,20 @@
     class BenchSocket extends NativeSocket {
       constructor(...args) {
         super(...args);
-        this.addEventListener('message', () => {
+        // The first frames of the page (time, direction, kind), for reading where a reload's
+        // time goes (browser-bench BENCH_RESOURCES=1).
+        const log = (what) => { if (b.wsLog.length < 30) b.wsLog.push(`${now().toFixed(1)} ${what}`); };
+        log('new');
+        this.addEventListener('open', () => log('open'));
+        this.addEventListener('message', (e) => {
           b.lastFrameAt = now();
           b.frames += 1;
+          if (b.wsLog.length < 30) log(`recv ${(String(e.data).match(/"(type|class)":"([^"]*)"/) || [])[2]}`);
         });
+      }
+      send(data) {
+        if (b.wsLog.length < 30) b.wsLog.push(`${now().toFixed(1)} send ${(String(data).match(/"action":"([^"]*)"/) || [])[1]}`);
+        return super.send(data);
       }
     }
     window.WebSocket = BenchSocket;
