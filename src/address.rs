@@ -113,6 +113,12 @@ impl Endpoints {
     pub fn history_url(&self, page_number: u32, page_size: u32) -> String {
         format!("{}/api/v2/webmessaging/messages?pageNumber={page_number}&pageSize={page_size}", self.api_base)
     }
+
+    /// `POST` URL of a Web Messaging token operation: `oauthcodegrantjwtexchange`, `refresh`
+    /// or `revoke` (SPEC, authenticated sessions).
+    pub fn token_url(&self, operation: &str) -> String {
+        format!("{}/api/v2/webdeployments/token/{operation}", self.api_base)
+    }
 }
 
 #[cfg(test)]

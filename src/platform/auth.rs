@@ -127,6 +127,41 @@ thread_local! {
     static HOST_PROVIDER: RefCell<Option<js_sys::Function>> = const { RefCell::new(None) };
 }
 
+/// How a `POST …/token/refresh` ended.
+pub(super) enum Refresh {
+    /// 2xx with a new JWT (and maybe a rotated refresh token).
+    Refreshed(RefreshResponse),
+    /// 2xx without a usable JWT: the server's fault.
+    Malformed,
+    /// The server refused the refresh token with this status.
+    Refused(u16),
+    /// No HTTP answer (network, CORS).
+    NoAnswer,
+}
+
+/// `POST …/token/refresh` (SPEC, authenticated sessions) with `refresh_token`; `done` gets the
+/// outcome. Shared by the sign-in resume after a reload, the engine's JWT refresh and the
+/// revoke retry, which each react differently.
+pub(super) fn post_refresh(http: &dyn Http, endpoints: &Endpoints, refresh_token: &str, done: impl FnOnce(Refresh) + 'static) {
+    let body = RefreshRequest { refresh_token: refresh_token.to_string() }.to_json();
+    http.request(
+        "POST",
+        &endpoints.token_url("refresh"),
+        None,
+        Some(&body),
+        Box::new(move |result| {
+            done(match result {
+                Ok(response) if (200..300).contains(&response.status) => match RefreshResponse::from_json(&response.body) {
+                    Ok(refreshed) => Refresh::Refreshed(refreshed),
+                    Err(_) => Refresh::Malformed,
+                },
+                Ok(response) => Refresh::Refused(response.status),
+                Err(_) => Refresh::NoAnswer,
+            })
+        }),
+    );
+}
+
 /// Sets the token provider of an embedded messenger (its settings never reach
 /// `window.ThreadlineConfig`); it wins over `window.ThreadlineConfig.auth.getTokens`.
 pub fn set_host_token_provider(provider: Option<js_sys::Function>) {
@@ -214,7 +249,7 @@ impl BrowserAuth {
 
     /// `POST …/token/oauthcodegrantjwtexchange` with the code, verifier and nonce.
     fn exchange(&self, code: String, pending: PendingSignIn) {
-        let url = format!("{}/api/v2/webdeployments/token/oauthcodegrantjwtexchange", self.endpoints.api_base);
+        let url = self.endpoints.token_url("oauthcodegrantjwtexchange");
         let body = CodeExchangeRequest {
             deployment_id: DeploymentId::new(self.endpoints.deployment_id.clone()),
             oauth: OAuthGrant::Code(CodeGrant {
@@ -254,33 +289,23 @@ impl BrowserAuth {
     /// After a reload: the JWT died with the page, the refresh token in this tab's
     /// sessionStorage gets a new one. A refused refresh token is forgotten.
     fn resume_with(&self, refresh_token: String) {
-        let url = format!("{}/api/v2/webdeployments/token/refresh", self.endpoints.api_base);
-        let body = RefreshRequest { refresh_token: refresh_token.clone() }.to_json();
         let driver = self.driver.clone();
         let this = self.this.clone();
-        self.http.request(
-            "POST",
-            &url,
-            None,
-            Some(&body),
-            Box::new(move |result| {
-                let Some(driver) = driver.upgrade() else { return };
-                match result {
-                    Ok(response) if (200..300).contains(&response.status) => match RefreshResponse::from_json(&response.body) {
-                        Ok(refreshed) => driver.sign_in(refreshed.jwt, Some(refreshed.refresh_token.unwrap_or(refresh_token))),
-                        Err(_) => driver.sign_in_failed(&SignInProblem::Exchange(502).to_string()),
-                    },
-                    Ok(_) => {
-                        // Revoked or expired: this refresh token will never work again.
-                        if let Some(auth) = this.upgrade() {
-                            auth.refresh_token_changed(None);
-                        }
-                        driver.sign_in_lapsed();
+        post_refresh(&*self.http, &self.endpoints, &refresh_token.clone(), move |outcome| {
+            let Some(driver) = driver.upgrade() else { return };
+            match outcome {
+                Refresh::Refreshed(refreshed) => driver.sign_in(refreshed.jwt, Some(refreshed.refresh_token.unwrap_or(refresh_token))),
+                Refresh::Malformed => driver.sign_in_failed(&SignInProblem::Exchange(502).to_string()),
+                Refresh::Refused(_) => {
+                    // Revoked or expired: this refresh token will never work again.
+                    if let Some(auth) = this.upgrade() {
+                        auth.refresh_token_changed(None);
                     }
-                    Err(_) => driver.sign_in_failed(&SignInProblem::Exchange(0).to_string()),
+                    driver.sign_in_lapsed();
                 }
-            }),
-        );
+                Refresh::NoAnswer => driver.sign_in_failed(&SignInProblem::Exchange(0).to_string()),
+            }
+        });
     }
 
     /// Calls the host page's `getTokens()`; it may return `{jwt, refreshToken?}`, `null`, or a

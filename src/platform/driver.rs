@@ -15,14 +15,14 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::{Rc, Weak};
 
 use leptos::prelude::*;
-use threadline_core::protocol::{AttachmentId, DeploymentConfig, HistoryPage, MessageId, RefreshRequest, RefreshResponse};
+use threadline_core::protocol::{AttachmentId, DeploymentConfig, HistoryPage, MessageId};
 use threadline_core::session::{
     AttachmentUpdate, CommandError, ConnectionState, EntryKey, Entropy, Event, Output, Persisted, Session, SessionConfig,
     StorageWrite,
 };
 use threadline_core::time::UnixMillis;
 
-use super::auth::AuthHooks;
+use super::auth::{post_refresh, AuthHooks, Refresh};
 use super::lifecycle::{self, Lifecycle, PageSignal};
 use super::notify::{self, Alerts};
 use super::storage::{StorageProblem, Store};
@@ -350,34 +350,24 @@ impl Driver {
 
     /// `POST …/token/refresh`; exactly one answer goes back to the engine.
     fn refresh_jwt(&self, refresh_token: &str) {
-        let url = format!("{}/api/v2/webdeployments/token/refresh", self.endpoints.api_base);
-        let body = RefreshRequest { refresh_token: refresh_token.to_string() }.to_json();
         let weak = self.this.clone();
-        self.http.request(
-            "POST",
-            &url,
-            None,
-            Some(&body),
-            Box::new(move |result| {
-                let Some(driver) = weak.upgrade() else { return };
-                driver.run(move |session, now| match result {
-                    Ok(response) if (200..300).contains(&response.status) => match RefreshResponse::from_json(&response.body) {
-                        Ok(refreshed) => {
-                            if let Some(rotated) = &refreshed.refresh_token {
-                                if let Some(hooks) = weak.upgrade().and_then(|driver| driver.auth_hooks()) {
-                                    hooks.refresh_token_changed(Some(rotated));
-                                }
-                            }
-                            session.handle_jwt_refreshed(refreshed.jwt, refreshed.refresh_token, now)
+        post_refresh(&*self.http, &self.endpoints, refresh_token, move |outcome| {
+            let Some(driver) = weak.upgrade() else { return };
+            driver.run(move |session, now| match outcome {
+                Refresh::Refreshed(refreshed) => {
+                    if let Some(rotated) = &refreshed.refresh_token {
+                        if let Some(hooks) = weak.upgrade().and_then(|driver| driver.auth_hooks()) {
+                            hooks.refresh_token_changed(Some(rotated));
                         }
-                        // A 2xx without a JWT is the server's fault: report it as a bad gateway.
-                        Err(_) => session.handle_refresh_failed(502, now),
-                    },
-                    Ok(response) => session.handle_refresh_failed(response.status, now),
-                    Err(_) => session.handle_refresh_failed(0, now),
-                });
-            }),
-        );
+                    }
+                    session.handle_jwt_refreshed(refreshed.jwt, refreshed.refresh_token, now)
+                }
+                // A 2xx without a JWT is the server's fault: report it as a bad gateway.
+                Refresh::Malformed => session.handle_refresh_failed(502, now),
+                Refresh::Refused(status) => session.handle_refresh_failed(status, now),
+                Refresh::NoAnswer => session.handle_refresh_failed(0, now),
+            });
+        });
     }
 
     /// `DELETE …/token/revoke` (SPEC §11.5): on 401 renew the JWT with the refresh token and
@@ -386,7 +376,7 @@ impl Driver {
         if attempts == 0 {
             return;
         }
-        let url = format!("{}/api/v2/webdeployments/token/revoke", self.endpoints.api_base);
+        let url = self.endpoints.token_url("revoke");
         let weak = self.this.clone();
         self.http.request(
             "DELETE",
@@ -396,26 +386,12 @@ impl Driver {
             Box::new(move |result| {
                 let (Some(driver), Ok(response)) = (weak.upgrade(), result) else { return };
                 let Some(refresh_token) = refresh_token.filter(|_| response.status == 401) else { return };
-                let url = format!("{}/api/v2/webdeployments/token/refresh", driver.endpoints.api_base);
-                let body = RefreshRequest { refresh_token: refresh_token.clone() }.to_json();
                 let retry = weak.clone();
-                driver.http.request(
-                    "POST",
-                    &url,
-                    None,
-                    Some(&body),
-                    Box::new(move |result| {
-                        let Some(driver) = retry.upgrade() else { return };
-                        let refreshed = result
-                            .ok()
-                            .filter(|response| (200..300).contains(&response.status))
-                            .and_then(|response| RefreshResponse::from_json(&response.body).ok());
-                        if let Some(refreshed) = refreshed {
-                            let next_refresh = refreshed.refresh_token.or(Some(refresh_token));
-                            driver.revoke(refreshed.jwt, next_refresh, attempts - 1);
-                        }
-                    }),
-                );
+                post_refresh(&*driver.http, &driver.endpoints, &refresh_token.clone(), move |outcome| {
+                    let (Some(driver), Refresh::Refreshed(refreshed)) = (retry.upgrade(), outcome) else { return };
+                    let next_refresh = refreshed.refresh_token.or(Some(refresh_token));
+                    driver.revoke(refreshed.jwt, next_refresh, attempts - 1);
+                });
             }),
         );
     }
