@@ -5,7 +5,8 @@ use serde_json::{json, Value};
 use threadline_core::protocol::OnAttachment;
 
 use super::client::RequestParts;
-use super::hub::{send_to, Hub, Outgoing};
+use super::hub::{send_to, Hub, HubState, Outgoing};
+use super::session::Session;
 use crate::clock::iso8601_millis;
 use crate::store::AttachmentRecord;
 use crate::wire::{self, text};
@@ -78,8 +79,7 @@ impl Hub {
             None => uuid::Uuid::new_v4().to_string(),
         };
         let mut state = self.lock();
-        let key = self.session_for(&mut state, request)?;
-        let Some(session) = state.sessions.get(&key).cloned() else {
+        let Some(session) = self.socket_session(&mut state, request)? else {
             return Ok(None);
         };
         let refuse = |code: u16, message: String| {
@@ -181,22 +181,33 @@ impl Hub {
         )))
     }
 
+    /// A copy of the requesting socket's current session, if it still has one.
+    fn socket_session(&self, state: &mut HubState, request: &RequestParts<'_>) -> Result<Option<Session>, String> {
+        let key = self.session_for(state, request)?;
+        Ok(state.sessions.get(&key).cloned())
+    }
+
+    /// The attachment `attachment_id` if `session` owns it (a store error counts as unknown).
+    fn session_attachment(&self, session: &Session, attachment_id: &str) -> Option<AttachmentRecord> {
+        self.store
+            .attachment(attachment_id)
+            .ok()
+            .flatten()
+            .filter(|record| record.session_id == session.session_id)
+    }
+
     pub(crate) fn get_attachment(
         &self,
         request: &RequestParts<'_>,
         attachment_id: &str,
     ) -> Result<Option<String>, String> {
         let mut state = self.lock();
-        let key = self.session_for(&mut state, request)?;
-        let Some(session) = state.sessions.get(&key).cloned() else {
+        let Some(session) = self.socket_session(&mut state, request)? else {
             return Ok(None);
         };
         let record = self
-            .store
-            .attachment(attachment_id)
-            .ok()
-            .flatten()
-            .filter(|record| record.session_id == session.session_id && record.uploaded)
+            .session_attachment(&session, attachment_id)
+            .filter(|record| record.uploaded)
             .ok_or_else(|| wire::error_string(4009, "Attachment not found.", request.tracing_id))?;
         let base_url = state
             .sockets
@@ -226,17 +237,10 @@ impl Hub {
         attachment_id: &str,
     ) -> Result<Option<String>, String> {
         let mut state = self.lock();
-        let key = self.session_for(&mut state, request)?;
-        let Some(session) = state.sessions.get(&key).cloned() else {
+        let Some(session) = self.socket_session(&mut state, request)? else {
             return Ok(None);
         };
-        let owned = self
-            .store
-            .attachment(attachment_id)
-            .ok()
-            .flatten()
-            .is_some_and(|record| record.session_id == session.session_id);
-        if !owned {
+        if self.session_attachment(&session, attachment_id).is_none() {
             return Err(wire::error_string(
                 4009,
                 "Attachment not found.",
