@@ -639,14 +639,7 @@ fn date_picker_answer_sends_the_chosen_slot() {
 
 #[test]
 fn every_server_fixture_in_every_authenticated_state_never_panics_or_leaks() {
-    let dir = format!("{}/../../../shared/protocol/frames", env!("CARGO_MANIFEST_DIR"));
-    let dir = if std::path::Path::new(&dir).exists() { dir } else { "/work/shared/protocol/frames".to_owned() };
-    let mut frames: Vec<String> = std::fs::read_dir(&dir)
-        .expect("fixtures")
-        .filter_map(Result::ok)
-        .filter(|entry| entry.file_name().to_string_lossy().starts_with("server."))
-        .map(|entry| std::fs::read_to_string(entry.path()).expect("readable"))
-        .collect();
+    let mut frames = server_fixtures();
     frames.extend(["", "{", "null", "{\"class\":\"string\",\"code\":401}"].map(String::from));
     for frame in &frames {
         // Configuring, configured, waiting for a refreshed JWT, stepping up.

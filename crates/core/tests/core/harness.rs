@@ -486,10 +486,27 @@ pub fn message_frame(message: Message, tracing_id: Option<&str>) -> ServerFrame 
     ServerFrame::new(FrameKind::StructuredMessage(message)).with_tracing_id(tracing_id.map(TracingId::from))
 }
 
+/// `shared/protocol/frames`, which sits beside the repository.
+pub fn fixtures_dir() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/protocol/frames");
+    assert!(dir.is_dir(), "fixture directory {} is missing: the shared/ checkout must sit beside the repository", dir.display());
+    dir
+}
+
+/// The text of one fixture frame.
 pub fn fixture(name: &str) -> String {
-    let path = format!("{}/../../../shared/protocol/frames/{name}", env!("CARGO_MANIFEST_DIR"));
-    let fallback = format!("/work/shared/protocol/frames/{name}");
-    std::fs::read_to_string(&path).or_else(|_| std::fs::read_to_string(&fallback)).unwrap_or_else(|error| panic!("fixture {name}: {error}"))
+    let path = fixtures_dir().join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
+}
+
+/// The texts of every `server.*` fixture frame.
+pub fn server_fixtures() -> Vec<String> {
+    std::fs::read_dir(fixtures_dir())
+        .expect("fixture directory is readable")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with("server."))
+        .map(|entry| std::fs::read_to_string(entry.path()).expect("readable"))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------

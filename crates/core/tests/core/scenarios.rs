@@ -841,14 +841,7 @@ fn attachment_frames_become_attachment_updates() {
 
 #[test]
 fn every_fixture_and_garbage_in_every_state_never_panics() {
-    let dir = format!("{}/../../../shared/protocol/frames", env!("CARGO_MANIFEST_DIR"));
-    let dir = if std::path::Path::new(&dir).exists() { dir } else { "/work/shared/protocol/frames".to_owned() };
-    let mut frames: Vec<String> = std::fs::read_dir(&dir)
-        .expect("fixtures")
-        .filter_map(Result::ok)
-        .filter(|entry| entry.file_name().to_string_lossy().starts_with("server."))
-        .map(|entry| std::fs::read_to_string(entry.path()).expect("readable"))
-        .collect();
+    let mut frames = server_fixtures();
     frames.extend(["", "{", "null", "[]", "{\"class\":5}", "{\"class\":\"StructuredMessage\",\"body\":[]}", "\u{0}"].map(String::from));
     for frame in &frames {
         // Configuring, configured, read-only.

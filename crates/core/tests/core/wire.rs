@@ -8,30 +8,15 @@
 //! - Malformed input yields `Err`, never a panic.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use threadline_core::protocol::*;
 
+use crate::harness::{fixture, fixtures_dir};
+
 // ---------------------------------------------------------------------------------------------
 // Fixture plumbing
-
-fn fixtures_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/protocol/frames");
-    assert!(
-        dir.is_dir(),
-        "fixture directory {} is missing: the shared/ checkout must sit beside the repository",
-        dir.display()
-    );
-    dir
-}
-
-fn fixture(name: &str) -> String {
-    let path = fixtures_dir().join(name);
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
-}
 
 fn fixture_value(name: &str) -> Value {
     serde_json::from_str(&fixture(name))
