@@ -14,7 +14,7 @@ use threadline_core::session::{Author, DeliveryStatus, Direction, EntryKind, Not
 use super::markdown::render_markdown;
 use super::Ctx;
 use crate::model::Row;
-use crate::platform::{dom, intl};
+use crate::platform::{clock, dom, intl};
 
 /// Messages from the same author closer than this share one name/avatar.
 const GROUP_WINDOW_MS: u64 = 5 * 60 * 1000;
@@ -647,10 +647,17 @@ fn date_picker_view(ctx: Ctx, entry: &TranscriptEntry, picker: &DatePicker, last
     let origin = entry.message_id.clone();
 
     // In time order, without duplicates. Insertion keeps a slice sort (kilobytes of wasm) out;
-    // pickers offer tens of slots.
+    // pickers offer tens of slots. An open picker offers only times still ahead (a picker
+    // sent yesterday may be read today); an answered or closed one shows what it offered.
+    let now = clock::now().0;
     let mut slots: Vec<(u64, &str)> = Vec::new();
+    let mut passed = 0;
     for slot in &picker.available_times {
         let Some(millis) = slot.date_time.to_unix_millis() else { continue };
+        if offered && millis <= now {
+            passed += 1;
+            continue;
+        }
         let at = slots.partition_point(|&(other, _)| other < millis);
         if slots.get(at).is_none_or(|&(other, _)| other != millis) {
             slots.insert(at, (millis, slot.date_time.as_str()));
@@ -664,6 +671,7 @@ fn date_picker_view(ctx: Ctx, entry: &TranscriptEntry, picker: &DatePicker, last
             _ => days.push((day, vec![(millis, iso)])),
         }
     }
+    let days_empty = days.is_empty();
     let days = days
         .into_iter()
         .map(|(_, day_slots)| {
@@ -675,6 +683,12 @@ fn date_picker_view(ctx: Ctx, entry: &TranscriptEntry, picker: &DatePicker, last
                         let (iso, origin, sent) = (iso.to_string(), origin.clone(), sent.clone());
                         move |_| {
                             if sent.replace(true) {
+                                return;
+                            }
+                            // The picker may have stayed open while this time went by.
+                            if millis <= clock::now().0 {
+                                sent.set(false);
+                                model.alert.set(Some(strings.date_slot_passed.to_string()));
                                 return;
                             }
                             match ctx.with_driver(|driver| driver.date_picker_answer(iso.clone(), origin.clone())) {
@@ -716,7 +730,13 @@ fn date_picker_view(ctx: Ctx, entry: &TranscriptEntry, picker: &DatePicker, last
     let title = picker.title.clone().filter(|title| !title.trim().is_empty()).unwrap_or_else(|| strings.date_picker_title.to_string());
     let subtitle = picker.subtitle.clone().filter(|text| !text.trim().is_empty());
     let image = picker.image_url.as_deref().and_then(safe_image_url).map(|url| view! { <img class="tl-date-picker-image" src=url alt="" /> });
-    let note = answered.is_some().then_some(strings.date_picker_answered);
+    let note = if answered.is_some() {
+        Some(strings.date_picker_answered)
+    } else if offered && passed > 0 && days_empty {
+        Some(strings.date_picker_none_left)
+    } else {
+        None
+    };
     let group_label = title.clone();
     view! {
         <div class="tl-date-picker" data-testid="date-picker" data-state=state role="group" aria-label=group_label>

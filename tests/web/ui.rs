@@ -55,12 +55,18 @@ fn focused() -> Option<web_sys::HtmlElement> {
 }
 
 // Slots ten and ten-thirty UTC on one day and one two days later: the same grouping in every
-// time zone from UTC-10 to UTC+13.
-const SLOT_A1: &str = "2026-05-12T10:00:00.000Z";
-const SLOT_A2: &str = "2026-05-12T10:30:00.000Z";
-const SLOT_B: &str = "2026-05-14T10:00:00.000Z";
+// time zone from UTC-10 to UTC+13. Far ahead: an open picker offers only times to come.
+const SLOT_A1: &str = "2099-05-12T10:00:00.000Z";
+const SLOT_A2: &str = "2099-05-12T10:30:00.000Z";
+const SLOT_B: &str = "2099-05-14T10:00:00.000Z";
+const SLOT_PAST: &str = "2020-05-12T10:00:00.000Z";
 
 fn date_picker_frame(id: &str) -> Value {
+    date_picker_frame_with(id, &[SLOT_B, SLOT_A1, SLOT_A2, "not a date"])
+}
+
+fn date_picker_frame_with(id: &str, times: &[&str]) -> Value {
+    let available: Vec<Value> = times.iter().map(|time| json!({"dateTime": time, "duration": 1800})).collect();
     json!({
         "type": "message", "class": "StructuredMessage", "code": 200,
         "body": {
@@ -70,12 +76,7 @@ fn date_picker_frame(id: &str) -> Value {
             "content": [{"contentType": "DatePicker", "datePicker": {
                 "title": "Schedule a callback",
                 "subtitle": "All times in your local time zone",
-                "availableTimes": [
-                    {"dateTime": SLOT_B, "duration": 3600},
-                    {"dateTime": SLOT_A1, "duration": 1800},
-                    {"dateTime": SLOT_A2, "duration": 1800},
-                    {"dateTime": "not a date", "duration": 1800}
-                ]
+                "availableTimes": available
             }}]
         }
     })
@@ -141,6 +142,29 @@ async fn date_picker_shows_slots_by_day_and_answers_once_per_spec() {
     assert_eq!(fixture.attr("date-picker", "data-state"), "answered");
     let pressed = fixture.find("[data-testid=\"date-slot\"][aria-pressed=\"true\"]").unwrap();
     assert_eq!(pressed.get_attribute("data-value").as_deref(), Some(SLOT_A2));
+}
+
+/// Regression: a picker read after some of its times went by offered them all (the server then
+/// refuses a past time, or an agent calls back at a time already gone).
+#[wasm_bindgen_test]
+async fn date_picker_offers_only_times_still_ahead() {
+    let fixture = Fixture::mount("en");
+    fixture.connect(session(1800, 1800)).await;
+    fixture.socket.frame(date_picker_frame_with("dp-mixed", &[SLOT_PAST, SLOT_A1]));
+    settle().await;
+    let slots = fixture.all("[data-testid=\"date-slot\"]");
+    let values: Vec<String> = slots.iter().map(|slot| slot.get_attribute("data-value").unwrap_or_default()).collect();
+    assert_eq!(values, [SLOT_A1], "the past time is not offered");
+    assert!(fixture.find(".tl-date-picker-answered").is_none(), "no note while times are left");
+
+    fixture.socket.frame(date_picker_frame_with("dp-gone", &[SLOT_PAST]));
+    settle().await;
+    let pickers = fixture.all("[data-testid=\"date-picker\"]");
+    let newest = pickers.last().expect("the second picker");
+    assert_eq!(newest.query_selector_all("[data-testid=\"date-slot\"]").unwrap().length(), 0, "nothing to choose");
+    let text = newest.text_content().unwrap_or_default();
+    assert!(text.contains("None of these times is available any more."), "says so, was {text:?}");
+    assert!(fixture.socket.actions("onMessage").is_empty());
 }
 
 #[wasm_bindgen_test]
