@@ -18,7 +18,10 @@
 //!   the engine executes its events.
 //! * A follower's file goes to the leader as [`TabMessage::Attach`] with an in-memory copy of
 //!   the `File` next to the JSON; the leader uploads it and shares the progress of every upload
-//!   ([`TabMessage::Uploads`]), and refuses with [`TabMessage::Failed`] to the sender.
+//!   ([`TabMessage::Uploads`]). The follower keeps the file until a leader settles it
+//!   ([`TabMessage::FileSettled`]: its message is queued, or why it cannot be sent) and posts it
+//!   again to each new leader meanwhile, so a leader that goes away mid-upload loses nothing; a
+//!   leader ignores a file it already has or has settled ([`SettledFiles`]).
 //!
 //! Engine events are encoded by hand with exhaustive matches over the core types (below), so
 //! a variant added to the core fails to compile here instead of being dropped silently.
@@ -137,6 +140,21 @@ pub enum TabMessage {
     Attach {
         /// The follower.
         from: String,
+        /// The follower's id for this file: it posts the file again to each new leader until
+        /// one settles it, and a leader that already has it ignores the copy.
+        file: String,
+    },
+    /// The leader is done with a follower's file: its message is queued (`error` is `None`) or
+    /// it cannot be sent (`error` says why, for the user). The follower then forgets the file.
+    FileSettled {
+        /// The leader.
+        from: String,
+        /// The follower that attached the file.
+        to: String,
+        /// The follower's id for the file ([`TabMessage::Attach`]).
+        file: String,
+        /// Why the file was not sent.
+        error: Option<String>,
     },
     /// The leader's uploads in progress changed (rows added, progress, rows gone).
     Uploads {
@@ -186,7 +204,8 @@ impl TabMessage {
             | Self::Failed { from, .. }
             | Self::Panel { from, .. }
             | Self::Resigned { from }
-            | Self::Attach { from }
+            | Self::Attach { from, .. }
+            | Self::FileSettled { from, .. }
             | Self::Uploads { from, .. } => from,
         }
     }
@@ -392,6 +411,7 @@ impl LeaderWatch {
             TabMessage::Event { from, .. }
             | TabMessage::Unread { from, .. }
             | TabMessage::Failed { from, .. }
+            | TabMessage::FileSettled { from, .. }
             | TabMessage::Uploads { from, .. } => self.leader.as_deref().is_none_or(|leader| leader == from),
             // Only a leader answers these.
             TabMessage::Hello { .. } | TabMessage::Command { .. } | TabMessage::Panel { .. } | TabMessage::Attach { .. } => false,
@@ -517,6 +537,29 @@ impl LeaseElection {
 #[derive(Clone, Debug, PartialEq)]
 pub struct MirroredEvent(pub Event);
 
+/// Leader: the ids of the followers' files it settled lately, so a copy posted again (the
+/// follower had not yet heard the answer when a new leader was announced) is not sent twice.
+#[derive(Debug, Default)]
+pub struct SettledFiles(std::collections::VecDeque<String>);
+
+impl SettledFiles {
+    /// How many ids are kept (files settle within seconds; copies arrive right after).
+    pub const KEPT: usize = 64;
+
+    /// Notes that `file` was settled.
+    pub fn remember(&mut self, file: String) {
+        if self.0.len() == Self::KEPT {
+            self.0.pop_front();
+        }
+        self.0.push_back(file);
+    }
+
+    /// True when `file` was settled lately.
+    pub fn contains(&self, file: &str) -> bool {
+        self.0.iter().any(|settled| settled == file)
+    }
+}
+
 /// A JSON list of values convertible with `Value::from`.
 macro_rules! list {
     ($($item:expr),* $(,)?) => { Value::Array(vec![$(Value::from($item)),*]) };
@@ -534,7 +577,8 @@ impl TabMessage {
             Self::Failed { from, to, message } => list!["failed", from.as_str(), to.as_str(), message.as_str()],
             Self::Panel { from, open } => list!["panel", from.as_str(), *open],
             Self::Resigned { from } => list!["resigned", from.as_str()],
-            Self::Attach { from } => list!["attach", from.as_str()],
+            Self::Attach { from, file } => list!["attach", from.as_str(), file.as_str()],
+            Self::FileSettled { from, to, file, error } => list!["fileSettled", from.as_str(), to.as_str(), file.as_str(), error.as_deref()],
             Self::Uploads { from, uploads } => list!["uploads", from.as_str(), encode_uploads(uploads)],
         }
     }
@@ -552,7 +596,8 @@ impl TabMessage {
             "failed" => Self::Failed { from, to: fields.string()?, message: fields.string()? },
             "panel" => Self::Panel { from, open: fields.bool()? },
             "resigned" => Self::Resigned { from },
-            "attach" => Self::Attach { from },
+            "attach" => Self::Attach { from, file: fields.string()? },
+            "fileSettled" => Self::FileSettled { from, to: fields.string()?, file: fields.string()?, error: fields.optional_string()? },
             "uploads" => Self::Uploads { from, uploads: fields.list(SharedUpload::decode)? },
             _ => return Err(unknown("tab message", &tag)),
         })
@@ -1241,7 +1286,9 @@ mod tests {
             TabMessage::Failed { from: "t1".into(), to: "t2".into(), message: "not open".into() },
             TabMessage::Panel { from: "t2".into(), open: true },
             TabMessage::Resigned { from: "t1".into() },
-            TabMessage::Attach { from: "t2".into() },
+            TabMessage::Attach { from: "t2".into(), file: "f-1".into() },
+            TabMessage::FileSettled { from: "t1".into(), to: "t2".into(), file: "f-1".into(), error: None },
+            TabMessage::FileSettled { from: "t1".into(), to: "t2".into(), file: "f-2".into(), error: Some("too big".into()) },
             TabMessage::Uploads {
                 from: "t1".into(),
                 uploads: vec![SharedUpload { attachment_id: "a-1".into(), file_name: "cat.png".into(), percent: 40 }],
@@ -1429,10 +1476,25 @@ mod tests {
         assert_eq!(watch.leader(), None);
         assert!(!watch.admit(&TabMessage::Hello { from: "t3".into() }));
         assert!(!watch.admit(&TabMessage::Command { from: "t3".into(), command: TabCommand::Typing }));
-        assert!(!watch.admit(&TabMessage::Attach { from: "t3".into() }), "only the leader takes files");
+        assert!(!watch.admit(&TabMessage::Attach { from: "t3".into(), file: "f".into() }), "only the leader takes files");
         assert!(watch.admit(&TabMessage::Leader { from: "t2".into() }));
         assert!(watch.admit(&TabMessage::Uploads { from: "t2".into(), uploads: Vec::new() }));
         assert!(!watch.admit(&TabMessage::Uploads { from: "t1".into(), uploads: Vec::new() }), "uploads of a former leader");
+        let settled = |from: &str| TabMessage::FileSettled { from: from.into(), to: "t3".into(), file: "f".into(), error: None };
+        assert!(watch.admit(&settled("t2")));
+        assert!(!watch.admit(&settled("t1")), "a former leader's word on a file");
+    }
+
+    #[test]
+    fn settled_files_are_remembered_up_to_a_bound() {
+        let mut settled = SettledFiles::default();
+        assert!(!settled.contains("f-0"));
+        for n in 0..SettledFiles::KEPT + 10 {
+            settled.remember(format!("f-{n}"));
+        }
+        assert!(!settled.contains("f-0"), "the oldest are forgotten");
+        assert!(settled.contains(&format!("f-{}", SettledFiles::KEPT + 9)));
+        assert!(settled.contains(&format!("f-{}", 10)));
     }
 
     #[test]

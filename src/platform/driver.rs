@@ -26,7 +26,7 @@ use super::auth::{post_refresh, AuthHooks, Refresh};
 use super::lifecycle::{self, Lifecycle, PageSignal};
 use super::notify::{self, Alerts};
 use super::storage::{StorageProblem, Store};
-use super::tabs::{TabLink, TabSignal, TabState};
+use super::tabs::{OwnFile, TabLink, TabSignal, TabState};
 use super::timer::EngineTimer;
 use super::{clock, Http, SocketEvent, Transport};
 use crate::address::Endpoints;
@@ -66,12 +66,21 @@ impl Entropy for BrowserEntropy {
     }
 }
 
-/// A file waiting for its upload grant.
+/// A file being uploaded (from the request for an upload URL until the server confirms it).
 struct PendingFile {
+    /// The attaching tab's id for the file ([`OwnFile::id`]).
+    id: String,
     file: web_sys::File,
     name: String,
-    /// The follower tab the file came from (told if the upload fails), `None` for this tab.
+    /// The follower tab the file came from (told when it is settled), `None` for this tab.
     requester: Option<String>,
+}
+
+/// A file attached while the session was not connected: uploaded when it is.
+struct AwaitingUpload {
+    requester: Option<String>,
+    id: String,
+    file: web_sys::File,
 }
 
 /// See the module docs.
@@ -91,6 +100,8 @@ pub struct Driver {
     endpoints: Endpoints,
     deployment: DeploymentConfig,
     files: RefCell<HashMap<String, PendingFile>>,
+    /// Files (this tab's or a follower's) to upload once the session is connected.
+    awaiting_connection: RefCell<Vec<AwaitingUpload>>,
     shut_down: Cell<bool>,
     /// Sees every engine event after the model did (the embed API's host events).
     observer: RefCell<Option<Rc<dyn Fn(&Event)>>>,
@@ -144,6 +155,7 @@ impl Driver {
             endpoints,
             deployment,
             files: RefCell::new(HashMap::new()),
+            awaiting_connection: RefCell::new(Vec::new()),
             shut_down: Cell::new(false),
             observer: RefCell::new(None),
             auth: RefCell::new(None),
@@ -398,6 +410,18 @@ impl Driver {
 
     /// Driver-side effects of events (IO the model cannot do).
     fn before_model(&self, event: &Event) {
+        if matches!(event, Event::StateChanged(ConnectionState::Connected)) && !self.awaiting_connection.borrow().is_empty() {
+            // After this job: the engine is busy emitting the event.
+            let weak = self.this.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Some(driver) = weak.upgrade() {
+                    let awaiting = std::mem::take(&mut *driver.awaiting_connection.borrow_mut());
+                    for upload in awaiting {
+                        driver.upload(upload.requester, upload.id, upload.file);
+                    }
+                }
+            });
+        }
         let Event::Attachment(update) = event else { return };
         match update {
             AttachmentUpdate::UploadGranted { attachment_id, url, headers } => {
@@ -423,10 +447,12 @@ impl Driver {
                     let ok = matches!(result, Ok(status) if (200..300).contains(&status));
                     if !ok {
                         if let Some(driver) = weak.upgrade() {
-                            let requester = driver.files.borrow_mut().remove(&id).and_then(|pending| pending.requester);
+                            let pending = driver.files.borrow_mut().remove(&id);
                             driver.model.remove_upload(&id);
                             driver.share_uploads();
-                            driver.refuse(requester, driver.model.locale.strings().upload_failed.to_string());
+                            if let Some(pending) = pending {
+                                driver.settle(pending.requester, pending.id, Some(driver.model.locale.strings().upload_failed.to_string()));
+                            }
                         }
                     }
                     // On success the server confirms with UploadSuccessEvent → `Uploaded`.
@@ -435,15 +461,22 @@ impl Driver {
             }
             AttachmentUpdate::Uploaded { attachment_id, .. } => {
                 let pending = self.files.borrow_mut().remove(attachment_id.as_str());
-                let name = pending.map(|pending| pending.name);
+                let name = pending.as_ref().map(|pending| pending.name.clone());
                 let id = attachment_id.clone();
                 // Queued behind the current job: the engine is busy emitting this event.
                 self.run(move |session, now| {
                     let _ = session.send_attachment(id, String::new(), name, now);
                 });
+                if let Some(pending) = pending {
+                    self.settle(pending.requester, pending.id, None);
+                }
             }
+            // The server said no: the failure shows on the message; sending again would not help.
             AttachmentUpdate::Rejected { attachment_id, .. } | AttachmentUpdate::Deleted { attachment_id } => {
-                self.files.borrow_mut().remove(attachment_id.as_str());
+                let pending = self.files.borrow_mut().remove(attachment_id.as_str());
+                if let Some(pending) = pending {
+                    self.settle(pending.requester, pending.id, None);
+                }
             }
             AttachmentUpdate::DownloadUrlRefreshed { .. } => {}
         }
@@ -612,9 +645,9 @@ impl Driver {
             TabSignal::Resume => self.rejoin_tabs(),
             TabSignal::Message(message) => self.tab_message(*message),
             TabSignal::WithFile(message, file) => match *message {
-                TabMessage::Attach { from } if self.role.get() == Role::Leader => self.attach_for(from, file),
-                // Only the leader uploads; a file that reaches a tab that no longer leads is
-                // lost with that tab's role, and its sender hears nothing more about it.
+                TabMessage::Attach { from, file: id } if self.role.get() == Role::Leader => self.attach_for(from, id, file),
+                // Only the leader uploads. A file that reaches a tab that no longer leads is not
+                // lost: its sender keeps it and posts it again to the next leader.
                 _ => {}
             },
         }
@@ -641,9 +674,10 @@ impl Driver {
         for command in waiting {
             self.run_tab_command(None, command);
         }
-        let files = std::mem::take(&mut self.tabs.borrow_mut().waiting_files);
-        for file in files {
-            self.upload(None, file);
+        let own_files: Vec<(String, web_sys::File)> =
+            self.tabs.borrow().own_files.iter().map(|own| (own.id.clone(), own.file.clone())).collect();
+        for (id, file) in own_files {
+            self.upload(None, id, file);
         }
         let snapshot = self.snapshot();
         self.tabs.borrow().post(&TabMessage::Snapshot { from: me, to: None, snapshot });
@@ -661,6 +695,8 @@ impl Driver {
         self.transport.borrow_mut().close(1000, "another tab holds the connection");
         self.queue.borrow_mut().clear();
         self.files.borrow_mut().clear();
+        // Followers post their files again to the next leader; this tab's stay in `own_files`.
+        self.awaiting_connection.borrow_mut().clear();
         self.model.uploads.set(Vec::new());
         self.tabs.borrow_mut().shared_uploads.clear();
         self.update_unread_counting();
@@ -728,7 +764,12 @@ impl Driver {
         }
         match message {
             TabMessage::Leader { .. } => {
+                let new_leader = self.role.get() == Role::Follower;
                 self.follow();
+                if new_leader {
+                    // The former leader may have gone before settling this tab's files.
+                    self.post_own_files();
+                }
                 if self.model.open.get_untracked() {
                     // The new leader counts unread only while no tab shows the panel.
                     self.tabs.borrow().post(&TabMessage::Panel { from: me, open: true });
@@ -763,6 +804,7 @@ impl Driver {
             // An open panel here means the messages are being read: keep no badge.
             TabMessage::Unread { count, .. } if !self.model.open.get_untracked() => self.model.unread.set(count),
             TabMessage::Failed { to, message, .. } if to == me => self.model.alert.set(Some(message)),
+            TabMessage::FileSettled { to, file, error, .. } if to == me => self.settle(None, file, error),
             TabMessage::Uploads { uploads, .. } => self.show_uploads(uploads),
             _ => {}
         }
@@ -786,18 +828,61 @@ impl Driver {
         }
         self.role.set(Role::Follower);
         self.update_unread_counting();
-        let tabs = &mut *self.tabs.borrow_mut();
-        let waiting = std::mem::take(&mut tabs.waiting);
-        if let Some(me) = tabs.me() {
-            if self.model.open.get_untracked() {
-                tabs.post(&TabMessage::Panel { from: me.clone(), open: true });
+        {
+            let tabs = &mut *self.tabs.borrow_mut();
+            let waiting = std::mem::take(&mut tabs.waiting);
+            if let Some(me) = tabs.me() {
+                if self.model.open.get_untracked() {
+                    tabs.post(&TabMessage::Panel { from: me.clone(), open: true });
+                }
+                for command in waiting {
+                    tabs.post(&TabMessage::Command { from: me.clone(), command });
+                }
             }
-            for command in waiting {
-                tabs.post(&TabMessage::Command { from: me.clone(), command });
+        }
+        self.post_own_files();
+    }
+
+    /// Follower: hands every file of this tab not yet settled to the leader.
+    fn post_own_files(&self) {
+        let own_files: Vec<(String, web_sys::File)> =
+            self.tabs.borrow().own_files.iter().map(|own| (own.id.clone(), own.file.clone())).collect();
+        for (id, file) in own_files {
+            self.post_own_file(id, &file);
+        }
+    }
+
+    /// Follower: hands one file to the leader (a copy in memory crosses the channel).
+    fn post_own_file(&self, id: String, file: &web_sys::File) {
+        let tabs = self.tabs.borrow();
+        let (Some(me), Some(link)) = (tabs.me(), tabs.link.as_ref()) else { return };
+        let weak = self.this.clone();
+        let failed_id = id.clone();
+        let failed = move || {
+            if let Some(driver) = weak.upgrade() {
+                driver.settle(None, failed_id, Some(driver.model.locale.strings().upload_failed.to_string()));
             }
-            if let Some(link) = tabs.link.as_ref() {
-                for file in std::mem::take(&mut tabs.waiting_files) {
-                    link.post_file(&TabMessage::Attach { from: me.clone() }, &file, self.upload_failed_alert());
+        };
+        link.post_file(&TabMessage::Attach { from: me, file: id }, file, failed);
+    }
+
+    /// Done with a file: its message is queued or `error` says why it cannot be. This tab's
+    /// file is forgotten (and the error shown); a follower's is remembered as settled and the
+    /// follower told.
+    fn settle(&self, requester: Option<String>, id: String, error: Option<String>) {
+        let mut tabs = self.tabs.borrow_mut();
+        match requester {
+            None => {
+                tabs.own_files.retain(|own| own.id != id);
+                drop(tabs);
+                if let Some(error) = error {
+                    self.model.alert.set(Some(error));
+                }
+            }
+            Some(to) => {
+                tabs.settled_files.remember(id.clone());
+                if let Some(me) = tabs.me() {
+                    tabs.post(&TabMessage::FileSettled { from: me, to, file: id, error });
                 }
             }
         }
@@ -1271,15 +1356,13 @@ impl Driver {
     /// file goes to the leader, which uploads it; every tab shows the progress.
     pub fn attach(&self, file: web_sys::File) -> Result<(), FileProblem> {
         self.check_file(&file)?;
+        let id = uuid::Uuid::new_v4().to_string();
+        self.tabs.borrow_mut().own_files.push(OwnFile { id: id.clone(), file: file.clone() });
         match self.role.get() {
-            Role::Solo | Role::Leader => self.upload(None, file),
-            Role::Pending => self.tabs.borrow_mut().waiting_files.push(file),
-            Role::Follower => {
-                let tabs = self.tabs.borrow();
-                if let (Some(me), Some(link)) = (tabs.me(), tabs.link.as_ref()) {
-                    link.post_file(&TabMessage::Attach { from: me }, &file, self.upload_failed_alert());
-                }
-            }
+            Role::Solo | Role::Leader => self.upload(None, id, file),
+            // Sent once the election decides (`lead` or `follow`).
+            Role::Pending => {}
+            Role::Follower => self.post_own_file(id, &file),
         }
         Ok(())
     }
@@ -1295,8 +1378,12 @@ impl Driver {
         policy.check(&file.name(), &file.type_(), file.size().max(0.0) as u64)
     }
 
-    /// Asks the engine for an upload URL for `file` (this tab's, or a follower's: `requester`).
-    fn upload(&self, requester: Option<String>, file: web_sys::File) {
+    /// Asks the engine for an upload URL for `file` (this tab's, or a follower's: `requester`),
+    /// unless that file (`id`) is being uploaded already.
+    fn upload(&self, requester: Option<String>, id: String, file: web_sys::File) {
+        if self.files.borrow().values().any(|pending| pending.id == id) || self.awaiting_connection.borrow().iter().any(|upload| upload.id == id) {
+            return;
+        }
         let name = file.name();
         let mime = file.type_();
         let size = file.size().max(0.0) as u64;
@@ -1304,26 +1391,27 @@ impl Driver {
         let granted = self.run(move |session, now| session.request_upload(&request_name, &mime, size, now));
         match granted {
             Some(Ok(attachment_id)) => {
-                let id = attachment_id.as_str().to_string();
-                self.model.uploads.update(|uploads| uploads.push(UploadRow { attachment_id: id.clone(), file_name: name.clone(), percent: 0 }));
-                self.files.borrow_mut().insert(id, PendingFile { file, name, requester });
+                let attachment_id = attachment_id.as_str().to_string();
+                self.model.uploads.update(|uploads| uploads.push(UploadRow { attachment_id: attachment_id.clone(), file_name: name.clone(), percent: 0 }));
+                self.files.borrow_mut().insert(attachment_id, PendingFile { id, file, name, requester });
                 self.share_uploads();
             }
-            _ => self.refuse(requester, self.model.locale.strings().upload_failed.to_string()),
+            // A new leader is still connecting (or the link is being restored): upload then.
+            Some(Err(CommandError::NotConnected)) => self.awaiting_connection.borrow_mut().push(AwaitingUpload { requester, id, file }),
+            _ => self.settle(requester, id, Some(self.model.locale.strings().upload_failed.to_string())),
         }
     }
 
-    /// Shows "the file could not be uploaded" (later, from a callback).
-    fn upload_failed_alert(&self) -> impl FnOnce() + 'static {
-        let model = self.model;
-        move || model.alert.set(Some(model.locale.strings().upload_failed.to_string()))
-    }
-
-    /// Leader: a follower's file. Checked again here (this engine's session decides).
-    fn attach_for(&self, from: String, file: web_sys::File) {
+    /// Leader: a follower's file. Checked again here (this engine's session decides). A copy
+    /// of a file settled already is answered again rather than sent twice.
+    fn attach_for(&self, from: String, id: String, file: web_sys::File) {
+        if self.tabs.borrow().settled_files.contains(&id) {
+            self.settle(Some(from), id, None);
+            return;
+        }
         match self.check_file(&file) {
-            Ok(()) => self.upload(Some(from), file),
-            Err(problem) => self.refuse(Some(from), problem.message(self.model.locale)),
+            Ok(()) => self.upload(Some(from), id, file),
+            Err(problem) => self.settle(Some(from), id, Some(problem.message(self.model.locale))),
         }
     }
 

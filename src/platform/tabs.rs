@@ -26,7 +26,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BroadcastChannel, Event, EventTarget, MessageEvent, Storage};
 
-use crate::tabs::{Lease, LeaseElection, LeaderWatch, PanelTracker, TabCommand, TabMessage};
+use crate::tabs::{Lease, LeaseElection, LeaderWatch, PanelTracker, SettledFiles, TabCommand, TabMessage};
 
 /// The driver's coordination state (its role is kept apart, in a `Cell`, for cheap checks).
 #[derive(Default)]
@@ -41,8 +41,11 @@ pub struct TabState {
     pub waiting: Vec<TabCommand>,
     /// Leader: the unread count last told to the other tabs.
     pub shared_unread: usize,
-    /// Files attached before the election decided, uploaded or handed on once it has.
-    pub waiting_files: Vec<web_sys::File>,
+    /// This tab's files whose messages are not queued yet: uploaded here when this tab leads,
+    /// otherwise posted to each new leader until one settles them.
+    pub own_files: Vec<OwnFile>,
+    /// Leader: the followers' files settled lately.
+    pub settled_files: SettledFiles,
     /// Leader: the uploads in progress last told to the other tabs.
     pub shared_uploads: Vec<crate::tabs::SharedUpload>,
 }
@@ -59,6 +62,14 @@ impl TabState {
             link.post(message);
         }
     }
+}
+
+/// A file attached in this tab, until its message is queued or it is refused.
+pub struct OwnFile {
+    /// The id the leader settles it by ([`TabMessage::Attach`]).
+    pub id: String,
+    /// The picked file.
+    pub file: web_sys::File,
 }
 
 /// What the tab link tells its owner.

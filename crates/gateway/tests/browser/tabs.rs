@@ -421,6 +421,91 @@ const RECORD_UPLOADS_JS: &str = r#"
 const OWN_IMAGE_LOADED_JS: &str = "return Array.from(document.querySelectorAll('[data-testid=message][data-direction=inbound] img'))\
     .some(i => i.complete && i.naturalWidth > 0);";
 
+/// A leader tab (connected, one message sent) and a follower tab showing the panel, both
+/// recording the upload rows they show; the follower is the current window.
+struct TwoTabs {
+    deployment: String,
+    token: String,
+    leader: WindowHandle,
+    follower: WindowHandle,
+}
+
+impl TwoTabs {
+    async fn open(env: &Env) -> TwoTabs {
+        let deployment = env
+            .open_connected(json!({
+                "guestSessionTtl": "1d",
+                "attachments": { "fileTypes": ["image/*"], "maxFileSizeKB": 10240, "blockedExtensions": [".exe"] }
+            }))
+            .await;
+        let hello = format!("leader tab says hi {}", nonce());
+        env.send_and_confirm(&hello).await;
+        let token = env.wait_session_token(&deployment, 5).await;
+        let leader = env.client.window().await.expect("leader tab");
+        env.js(RECORD_UPLOADS_JS).await;
+        let follower = env.open_tab(&deployment).await;
+        env.open_messenger().await;
+        env.wait_messages("the transcript in the follower", 10, |shown| shown.iter().any(|m| m.text.contains(&hello))).await;
+        env.wait_sockets(&deployment, 1, 5, Duration::from_millis(500)).await;
+        env.js(RECORD_UPLOADS_JS).await;
+        TwoTabs { deployment, token, leader, follower }
+    }
+}
+
+/// The attachment messages the gateway holds for `token`.
+fn server_attachments(env: &Env, token: &str, deployment: &str) -> (Value, Vec<Value>) {
+    let session = env.session(token, deployment);
+    let attachments = session["transcript"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|body| body["content"].as_array().cloned().unwrap_or_default())
+        .filter(|content| content["contentType"] == "Attachment")
+        .collect();
+    (session, attachments)
+}
+
+/// The leader tab closes while it uploads a follower's file (the server's answers are held
+/// back 2 s): the follower, now leading, uploads the file itself, and it is sent once.
+/// Regression: the file was handed to the leader and forgotten, so it was lost with the leader.
+#[tokio::test]
+async fn a_follower_file_survives_the_leader_closing_mid_upload() {
+    let env = Env::start().await;
+    let TwoTabs { deployment, token, leader, follower } = TwoTabs::open(&env).await;
+    let (status, answer) = env.http("POST", "/control/faults", Some(json!({ "deploymentId": deployment, "delayMs": 2000 })));
+    assert_eq!(status, 200, "setting the faults answered {status}: {answer}");
+
+    let png = solid_png(64, 48, [0xcc, 0x44, 0x22]);
+    let path = env.scratch_path("while-the-leader-closes.png");
+    std::fs::write(&path, &png).expect("write the test PNG");
+    file_input(&env).await.send_keys(&path.to_string_lossy()).await.expect("choose the file in the follower");
+    // The leader took the file: its upload row (shared with every tab) shows in the follower.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while env.js("return window.__tlUploads.names.length;").await.as_u64().unwrap_or(0) == 0 {
+        assert!(Instant::now() < deadline, "the leader never started the follower's upload");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    env.switch_to(&leader).await;
+    env.client.close_window().await.expect("close the leader tab");
+    let (status, answer) = env.http("DELETE", "/control/faults", None);
+    assert_eq!(status, 200, "clearing the faults answered {status}: {answer}");
+    env.switch_to(&follower).await;
+
+    env.wait_messages("the image message, sent by the new leader", 20, |shown| {
+        shown.iter().any(|m| m.direction == "inbound" && m.images > 0 && m.status == "sent")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let shown = env.messages().await;
+    assert_eq!(shown.iter().filter(|m| m.images > 0).count(), 1, "the image shows other than once: {shown:#?}");
+    assert_unique_ids(&shown);
+    let (session, attachments) = server_attachments(&env, &token, &deployment);
+    assert_eq!(attachments.len(), 1, "the gateway should hold the image once: {session}");
+    // The closed leader's socket ends on the server once its held-back frames are written.
+    env.wait_sockets(&deployment, 1, 5, Duration::from_millis(500)).await;
+    env.finish().await;
+}
+
 /// A follower tab attaches an image: the leader uploads it (the follower's `File` crosses the
 /// BroadcastChannel), both tabs show the upload and then the image inline, the gateway stores
 /// it once, and there is still one socket. Regression: the picked `File` itself crossed the
@@ -429,23 +514,7 @@ const OWN_IMAGE_LOADED_JS: &str = "return Array.from(document.querySelectorAll('
 #[tokio::test]
 async fn a_follower_tab_sends_an_attachment_through_the_leader() {
     let env = Env::start().await;
-    let deployment = env
-        .open_connected(json!({
-            "guestSessionTtl": "1d",
-            "attachments": { "fileTypes": ["image/*"], "maxFileSizeKB": 10240, "blockedExtensions": [".exe"] }
-        }))
-        .await;
-    let tag = nonce();
-    let hello = format!("leader tab says hi {tag}");
-    env.send_and_confirm(&hello).await;
-    let token = env.wait_session_token(&deployment, 5).await;
-    let leader = env.client.window().await.expect("leader tab");
-    env.js(RECORD_UPLOADS_JS).await;
-    let follower = env.open_tab(&deployment).await;
-    env.open_messenger().await;
-    env.wait_messages("the transcript in the follower", 10, |shown| shown.iter().any(|m| m.text.contains(&hello))).await;
-    env.wait_sockets(&deployment, 1, 5, Duration::from_millis(500)).await;
-    env.js(RECORD_UPLOADS_JS).await;
+    let TwoTabs { deployment, token, leader, follower } = TwoTabs::open(&env).await;
 
     // Large enough (≈1.1 MB, stored PNG blocks) that the upload row is seen on its way.
     let png = solid_png(620, 600, [0x22, 0x88, 0xcc]);
@@ -480,14 +549,7 @@ async fn a_follower_tab_sends_an_attachment_through_the_leader() {
     }
     env.screenshot("tabs-follower-attachment").await;
 
-    let session = env.session(&token, &deployment);
-    let attachments: Vec<Value> = session["transcript"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|body| body["content"].as_array().cloned().unwrap_or_default())
-        .filter(|content| content["contentType"] == "Attachment")
-        .collect();
+    let (session, attachments) = server_attachments(&env, &token, &deployment);
     assert_eq!(attachments.len(), 1, "the gateway should hold the image once: {session}");
     let url = attachments[0]["attachment"]["url"].as_str().unwrap_or_default().to_string();
     let path = url.strip_prefix(&env.base).unwrap_or_else(|| panic!("attachment url {url} is not on the gateway"));
