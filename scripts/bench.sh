@@ -145,6 +145,25 @@ sizes() {
   else
     row "Size: whole messenger at start" "n/a (no release build in dist/)" "≤ 100 KB gz" "$wc_cell" "$lc_cell" "—"
   fi
+  floor_size "${ours_gz:-0}"
+}
+
+# The UI runtime's own floor: bench/leptos-floor (a counter and a keyed list) through the same
+# profile, wasm-bindgen and wasm-opt -Oz as the messenger. $1: the messenger's gzip total.
+floor_size() {
+  local built="$LOGS/leptos-floor/wasm32-unknown-unknown/wasm-release/leptos-floor.wasm" out="$LOGS/leptos-floor/out"
+  local wasm_opt="$ROOT/.tools/node_modules/.bin/wasm-opt"
+  [[ -x "$wasm_opt" ]] || wasm_opt=wasm-opt
+  rm -rf "$out"; mkdir -p "$out"
+  if [[ -f "$built" ]] && wasm-bindgen --target web --out-dir "$out" "$built" >>"$LOGS/build.log" 2>&1 \
+     && "$wasm_opt" -Oz --enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int \
+          --enable-sign-ext --enable-mutable-globals "$out/leptos-floor_bg.wasm" -o "$out/floor.wasm" >>"$LOGS/build.log" 2>&1; then
+    measure "$out/floor.wasm" "$out/leptos-floor.js"
+    local share="—"; (($1)) && share="$(ratio "$GZ" "$1") of ours (gz)"
+    row "Size: Leptos 0.8 CSR floor (bench/leptos-floor: counter + keyed list, wasm + js)" "$(size_cell)" "—" "—" "—" "$share"
+  else
+    row "Size: Leptos 0.8 CSR floor" "n/a (bench/leptos-floor not built: scripts/bench.sh without --no-build)" "—" "—" "—" "—"
+  fi
 }
 
 # --- engine --------------------------------------------------------------------------------------
@@ -235,6 +254,9 @@ if ((build)); then
     >>"$LOGS/build.log" 2>&1 || note "gateway build failed (see target/bench/build.log)"
   cargo build --release -p threadline-core --example engine_bench >>"$LOGS/build.log" 2>&1 \
     || note "engine_bench build failed (see target/bench/build.log)"
+  CARGO_TARGET_DIR="$LOGS/leptos-floor" cargo build --offline --locked --manifest-path bench/leptos-floor/Cargo.toml \
+    --profile wasm-release --target wasm32-unknown-unknown >>"$LOGS/build.log" 2>&1 \
+    || note "leptos-floor build failed (see target/bench/build.log)"
 fi
 
 sizes
