@@ -745,6 +745,8 @@ impl Driver {
                     self.tabs.borrow().post(&TabMessage::Snapshot { from: me, to: Some(from), snapshot });
                 }
                 TabMessage::Command { from, command } => self.run_tab_command(Some(from), command),
+                // The former leader settled this tab's file just before it went: not again.
+                TabMessage::FileSettled { to, file, error, .. } if to == me => self.settle(None, file, error),
                 TabMessage::Panel { from, open } => {
                     self.tabs.borrow_mut().panels.set(&from, open);
                     self.update_unread_counting();
@@ -875,6 +877,7 @@ impl Driver {
             None => {
                 tabs.own_files.retain(|own| own.id != id);
                 drop(tabs);
+                self.awaiting_connection.borrow_mut().retain(|upload| upload.id != id);
                 if let Some(error) = error {
                     self.model.alert.set(Some(error));
                 }
