@@ -21,7 +21,7 @@ fi
 
 echo "== release client build (trunk, wasm-opt $BINARYEN_MAJOR)"
 trunk build --release
-scripts/sizes.sh dist
+scripts/sizes.sh --check dist
 
 echo "== native tests: app units, threadline-core, threadline-gateway (incl. end-to-end in headless Chromium)"
 # The browser end-to-end tests serve this release build; they are the only check of wasm-opt's output.
