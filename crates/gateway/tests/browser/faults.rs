@@ -191,12 +191,7 @@ async fn without_web_locks_a_storage_lease_elects_one_tab_and_hands_over_when_it
     let later = format!("agent after the takeover {tag}");
     env.agent_says(&token, &deployment, &later);
     let wanted = [before.as_str(), agent.as_str(), after.as_str(), later.as_str()];
-    env.wait_messages("every message after the takeover", 10, |shown| wanted.iter().all(|t| shown.iter().any(|m| m.text.contains(t)))).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let shown = env.messages().await;
-    assert_shown_once_in_order(&shown, &wanted);
-    assert_unique_ids(&shown);
-    assert_eq!(shown.len(), 4, "other messages than the four exchanged: {shown:#?}");
+    env.expect_exactly("every message after the takeover", &wanted, Duration::from_millis(500)).await;
     let server = env.server_texts(&token, &deployment);
     assert_eq!(server.len(), 4, "the server stored a message twice or lost one: {server:?}");
     env.finish().await;

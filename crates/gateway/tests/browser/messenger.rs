@@ -161,6 +161,24 @@ impl Env {
         }
     }
 
+    /// Waits until every one of `texts` is shown (in any order, any number of times).
+    pub async fn wait_texts(&self, what: &str, secs: u64, texts: &[&str]) -> Vec<ShownMessage> {
+        self.wait_messages(what, secs, |shown| texts.iter().all(|text| shown.iter().any(|m| m.text.contains(text)))).await
+    }
+
+    /// Waits until every one of `wanted` is shown, gives a late history page or replayed frame
+    /// `settle` to show up as a duplicate, then asserts the page shows exactly these messages:
+    /// each once, in this order, with distinct ids, and nothing else.
+    pub async fn expect_exactly(&self, what: &str, wanted: &[&str], settle: Duration) -> Vec<ShownMessage> {
+        self.wait_texts(what, 10, wanted).await;
+        tokio::time::sleep(settle).await;
+        let shown = self.messages().await;
+        assert_shown_once_in_order(&shown, wanted);
+        assert_unique_ids(&shown);
+        assert_eq!(shown.len(), wanted.len(), "{what}: the page shows other messages than the {} exchanged: {shown:#?}", wanted.len());
+        shown
+    }
+
     /// The composer's text field: the `composer` element itself or the field inside it.
     pub async fn composer_field(&self) -> Element {
         let composer = self.wait_for("[data-testid=composer]", 10).await;

@@ -162,9 +162,7 @@ async fn three_tabs_share_one_connection_and_one_unread_count() {
     let wanted = [own.as_str(), from_third.as_str(), agent.as_str()];
     for tab in [&first, &second, &third] {
         env.switch_to(tab).await;
-        let shown = env
-            .wait_messages("all three messages in every tab", 10, |shown| wanted.iter().all(|t| shown.iter().any(|m| m.text.contains(t))))
-            .await;
+        let shown = env.wait_texts("all three messages in every tab", 10, &wanted).await;
         assert_shown_once_in_order(&shown, &wanted);
         assert_unique_ids(&shown);
         let agent_row = shown.iter().find(|m| m.text.contains(&agent)).expect("agent message");
@@ -226,13 +224,7 @@ async fn closing_the_leader_tab_hands_the_connection_over_within_a_second() {
     let wanted = [before.as_str(), after.as_str(), agent.as_str()];
     for tab in [&second, &third] {
         env.switch_to(tab).await;
-        env.wait_messages("every message after the handover", 10, |shown| wanted.iter().all(|t| shown.iter().any(|m| m.text.contains(t))))
-            .await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let shown = env.messages().await;
-        assert_shown_once_in_order(&shown, &wanted);
-        assert_unique_ids(&shown);
-        assert_eq!(shown.len(), 3, "other messages than the three exchanged: {shown:#?}");
+        env.expect_exactly("every message after the handover", &wanted, Duration::from_millis(500)).await;
     }
     let server = env.server_texts(&token, &deployment);
     assert_eq!(server.len(), 3, "the server stored a message twice or lost one: {server:?}");
@@ -392,9 +384,7 @@ async fn freezing_the_leader_tab_hands_the_connection_over_within_a_second() {
     let wanted = [before.as_str(), during.as_str(), agent.as_str()];
     for tab in [&leader, &second, &third] {
         env.switch_to(tab).await;
-        let shown = env
-            .wait_messages("every message in every tab", 10, |shown| wanted.iter().all(|t| shown.iter().any(|m| m.text.contains(t))))
-            .await;
+        let shown = env.wait_texts("every message in every tab", 10, &wanted).await;
         assert_shown_once_in_order(&shown, &wanted);
         assert_unique_ids(&shown);
     }
