@@ -1,6 +1,7 @@
 //! A minimal blocking HTTP/1.1 client (Connection: close) for the gateway's control API and for
 //! chromedriver's Chrome DevTools Protocol passthrough. Loopback only; every call is bounded by
-//! a read timeout and returns an error instead of panicking.
+//! a read timeout and returns an error instead of panicking. The browser tests include this
+//! file as well (`tests/browser/main.rs`).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -8,20 +9,29 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-/// Sends one request with an optional JSON body; returns (status, JSON body or the text as a
-/// JSON string).
-pub fn request(
-    addr: &str,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-) -> Result<(u16, Value), String> {
+/// One HTTP response: status, lower-cased header names with their values, and the body bytes
+/// (de-chunked).
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// The first value of header `name` (case-insensitive).
+    #[allow(dead_code)] // used by the browser tests, which include this file too
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers.iter().find(|(key, _)| *key == name).map(|(_, value)| value.as_str())
+    }
+}
+
+/// Sends one request with an optional JSON body and reads the whole response.
+pub fn raw_request(addr: &str, method: &str, path: &str, body: Option<&Value>) -> Result<RawResponse, String> {
     let body = body.map(Value::to_string).unwrap_or_default();
     let fail = |err: std::io::Error| format!("{method} http://{addr}{path}: {err}");
     let mut stream = TcpStream::connect(addr).map_err(fail)?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .map_err(fail)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(fail)?;
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
@@ -31,30 +41,31 @@ pub fn request(
     stream.write_all(body.as_bytes()).map_err(fail)?;
     let response = read_response(&mut stream).map_err(fail)?;
 
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(response.len());
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(response.len());
     let head = String::from_utf8_lossy(&response[..split]).into_owned();
     let rest = response.get(split + 4..).unwrap_or_default();
-    let status = head
-        .lines()
+    let mut lines = head.lines();
+    let status = lines
         .next()
         .and_then(|line| line.split_whitespace().nth(1))
         .and_then(|code| code.parse().ok())
         .ok_or_else(|| format!("{method} http://{addr}{path}: no HTTP status line"))?;
-    let chunked = head.lines().any(|line| {
-        let line = line.to_ascii_lowercase();
-        line.starts_with("transfer-encoding:") && line.contains("chunked")
-    });
-    let body = if chunked {
-        dechunk(rest)
-    } else {
-        rest.to_vec()
-    };
-    let text = String::from_utf8_lossy(&body);
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(key, value)| (key.trim().to_ascii_lowercase(), value.trim().to_string()))
+        .collect();
+    let chunked = headers.iter().any(|(key, value)| key == "transfer-encoding" && value.to_ascii_lowercase().contains("chunked"));
+    let body = if chunked { dechunk(rest) } else { rest.to_vec() };
+    Ok(RawResponse { status, headers, body })
+}
+
+/// Sends one request with an optional JSON body; returns (status, JSON body or the text as a
+/// JSON string).
+pub fn request(addr: &str, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Value), String> {
+    let response = raw_request(addr, method, path, body)?;
+    let text = String::from_utf8_lossy(&response.body);
     let value = serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.into_owned()));
-    Ok((status, value))
+    Ok((response.status, value))
 }
 
 /// `request` that also requires a 2xx status.

@@ -335,7 +335,7 @@ async fn customer_sends(env: &Env, text: &str) -> Result<(), String> {
 
 fn control_call(env: &Env, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
     let response =
-        raw_request(env.gateway_addr(), method, path, body).map_err(|err| format!("{method} {path} failed: {err}"))?;
+        raw_request(env.gateway_addr(), method, path, body.as_ref()).map_err(|err| format!("{method} {path} failed: {err}"))?;
     let text = String::from_utf8_lossy(&response.body);
     if response.status != 200 {
         return Err(format!("{method} {path} answered {}: {text}", response.status));

@@ -1,6 +1,5 @@
 //! A gateway process, a chromedriver process and a WebDriver session, torn down on drop.
 
-use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -9,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
+
+pub use crate::loopback_http::raw_request;
 
 /// The gateway's `--dev` demo deployment (fixed id).
 pub const DEMO_DEPLOYMENT: &str = "7c2a1d3e-5b4f-4a6c-8d9e-0f1a2b3c4d5e";
@@ -246,65 +247,9 @@ fn wait_for_port(port: u16, child: &mut Child, log: &Path) {
 
 /// A minimal HTTP/1.1 client (Connection: close) for the control API; panics on I/O errors.
 pub fn http_request(addr: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let response = raw_request(addr, method, path, body)
+    let response = raw_request(addr, method, path, body.as_ref())
         .unwrap_or_else(|err| panic!("{method} http://{addr}{path} failed: {err}"));
     let text = String::from_utf8_lossy(&response.body);
     (response.status, serde_json::from_str(&text).unwrap_or(Value::String(text.into_owned())))
 }
 
-/// One HTTP response: status, lower-cased header names with their values, and the body bytes.
-pub struct RawResponse {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl RawResponse {
-    /// The first value of header `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers.iter().find(|(key, _)| *key == name).map(|(_, value)| value.as_str())
-    }
-}
-
-/// Sends one request and reads the whole response; never panics (used from `Drop` too).
-pub fn raw_request(addr: &str, method: &str, path: &str, body: Option<Value>) -> std::io::Result<RawResponse> {
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes())?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(response.len());
-    let head = String::from_utf8_lossy(&response[..split]).into_owned();
-    let rest = response.get(split + 4..).unwrap_or_default();
-    let mut lines = head.lines();
-    let status = lines.next().and_then(|line| line.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(key, value)| (key.trim().to_ascii_lowercase(), value.trim().to_string()))
-        .collect();
-    let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    let body = if chunked { dechunk(rest) } else { rest.to_vec() };
-    Ok(RawResponse { status, headers, body })
-}
-
-fn dechunk(mut rest: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") {
-        let size = String::from_utf8_lossy(&rest[..line_end]);
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
-        let tail = &rest[line_end + 2..];
-        if n == 0 || tail.len() < n {
-            break;
-        }
-        out.extend_from_slice(&tail[..n]);
-        rest = tail[n..].strip_prefix(b"\r\n").unwrap_or(&tail[n..]);
-    }
-    out
-}

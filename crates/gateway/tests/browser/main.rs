@@ -5,6 +5,10 @@
 //! so they are what catches a broken wasm-opt (a blank page).
 
 mod harness;
+// The loopback HTTP client the benchmark uses too (one implementation for both).
+#[allow(dead_code)]
+#[path = "../../examples/browser_bench/http.rs"]
+mod loopback_http;
 mod messenger;
 
 mod auth;
