@@ -304,36 +304,14 @@ pub fn Transcript() -> impl IntoView {
                 }
             }}
             {welcome}
-            {move || {
-                windowed.get().then(|| {
-                    view! {
-                        <div
-                            class="tl-spacer"
-                            aria-hidden="true"
-                            node_ref=above_ref
-                            style:height=move || spacer_px(slice.get().start, row_height.get())
-                        ></div>
-                    }
-                })
-            }}
+            {spacer(windowed, above_ref, move || spacer_px(slice.get().start, row_height.get()))}
             <For each=move || items.get() key=Item::key let:item>
                 {render_item(ctx, item)}
             </For>
-            {move || {
-                windowed.get().then(|| {
-                    view! {
-                        <div
-                            class="tl-spacer"
-                            aria-hidden="true"
-                            node_ref=below_ref
-                            style:height=move || {
-                                let slice = slice.get();
-                                spacer_px(slice.len - slice.end, row_height.get())
-                            }
-                        ></div>
-                    }
-                })
-            }}
+            {spacer(windowed, below_ref, move || {
+                let slice = slice.get();
+                spacer_px(slice.len - slice.end, row_height.get())
+            })}
             {move || {
                 model.local_notice.get().map(|text| view! { <p class="tl-notice" data-testid="notice" role="note">{text}</p> })
             }}
@@ -351,6 +329,16 @@ pub fn Transcript() -> impl IntoView {
             }}
         </div>
     }
+}
+
+/// An empty block standing in for the unrendered rows above or below the window, while the
+/// transcript is windowed.
+fn spacer(
+    windowed: Memo<bool>,
+    node_ref: NodeRef<html::Div>,
+    height: impl Fn() -> String + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    move || windowed.get().then(|| view! { <div class="tl-spacer" aria-hidden="true" node_ref=node_ref style:height=height.clone()></div> })
 }
 
 /// The CSS height standing in for `rows` unrendered rows.
