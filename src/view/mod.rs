@@ -238,11 +238,17 @@ fn Panel(panel_ref: NodeRef<html::Section>, title: String) -> impl IntoView {
             on:drop=on_drop
         >
             <header class="tl-header">
-                <h2 class="tl-title">{title.clone()}</h2>
-                <span class="tl-status" data-testid="status" data-state=state_key>
-                    <span class="tl-status-dot" aria-hidden="true"></span>
-                    {move || status_text(locale, &model.state.get(), model.now.get())}
-                </span>
+                // Title and status on two lines: a long status ("This conversation has
+                // ended.") must not squeeze the title into "Chat wit…".
+                <div class="tl-heading">
+                    <h2 class="tl-title">{title.clone()}</h2>
+                    <span class="tl-status" data-testid="status" data-state=state_key>
+                        <span class="tl-status-dot" aria-hidden="true"></span>
+                        <span class="tl-status-text">
+                            {move || status_text(locale, &model.state.get(), model.now.get())}
+                        </span>
+                    </span>
+                </div>
                 <ClearConversation />
                 <button
                     type="button"

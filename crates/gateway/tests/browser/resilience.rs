@@ -127,6 +127,12 @@ async fn agent_read_only_disconnect_then_start_new_conversation() {
     let start_new = env.wait_for("[data-testid=start-new]", 5).await;
     assert!(start_new.is_displayed().await.expect("start-new displayed"), "start-new is not visible");
     env.screenshot("read-only").await;
+    // Regression: the read-only status squeezed the header title into "Chat wit…" and cut the
+    // status itself mid-word; both now have a line of their own and fit.
+    let clipped = env
+        .js("return [...document.querySelectorAll('.tl-title, .tl-status-text')].filter(e => e.scrollWidth > e.clientWidth).map(e => e.textContent)")
+        .await;
+    assert_eq!(clipped, json!([]), "header text clipped in the read-only state");
 
     start_new.click().await.expect("click start-new");
     env.wait_status("connected", 10).await;
