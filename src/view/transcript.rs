@@ -173,6 +173,51 @@ pub fn Transcript() -> impl IntoView {
         })
     });
 
+    // A row added at the end while the reader is scrolled up is not scrolled into view (that
+    // would yank away what they are reading): a "new messages" button offers the jump instead.
+    // The customer's own new message always brings the view down to it.
+    let unseen_below = RwSignal::new(false);
+    let newest = Memo::new(move |_| {
+        model.rows.with(|rows| {
+            rows.last().map(|row| (row.entry.key.clone(), row.entry.author == Author::Customer && row.entry.status == DeliveryStatus::Sending))
+        })
+    });
+    {
+        let stick_to_bottom = stick_to_bottom.clone();
+        Effect::new(move |_| {
+            match newest.get() {
+                None => {
+                    // Cleared or expired: nothing below, and a new conversation starts pinned.
+                    stick_to_bottom.set(true);
+                    unseen_below.set(false);
+                }
+                Some((_, true)) => {
+                    stick_to_bottom.set(true);
+                    unseen_below.set(false);
+                    if window.get_untracked() != Window::Newest {
+                        window.set(Window::Newest);
+                    }
+                }
+                Some(_) if !stick_to_bottom.get() => unseen_below.set(true),
+                Some(_) => {}
+            }
+        });
+    }
+    let jump_to_newest = {
+        let stick_to_bottom = stick_to_bottom.clone();
+        move |_| {
+            stick_to_bottom.set(true);
+            unseen_below.set(false);
+            if window.get_untracked() != Window::Newest {
+                // The effect below scrolls once the newest rows are rendered.
+                window.set(Window::Newest);
+            } else if let Some(element) = transcript_ref.get_untracked() {
+                let (_, height, _) = dom::scroll_metrics(&element);
+                dom::scroll_to(&element, height);
+            }
+        }
+    };
+
     // Keep the newest message in view when the reader is at the bottom, and keep the reader's
     // place when older messages are prepended.
     {
@@ -232,6 +277,9 @@ pub fn Transcript() -> impl IntoView {
             let (top, height, client) = dom::scroll_metrics(&element);
             let stick = height - top - client < STICK_THRESHOLD_PX;
             stick_to_bottom.set(stick);
+            if stick && unseen_below.get_untracked() {
+                unseen_below.set(false);
+            }
             let current = slice.get_untracked();
             if current.windowed() {
                 let from = |start: usize, count: usize| {
@@ -327,6 +375,18 @@ pub fn Transcript() -> impl IntoView {
                         }
                     })
             }}
+            <button
+                type="button"
+                class="tl-jump"
+                data-testid="jump-latest"
+                hidden=move || !unseen_below.get()
+                on:click=jump_to_newest
+            >
+                {strings.new_messages}
+                <svg class="tl-icon" viewBox="0 0 24 24" aria-hidden="true">
+                    <path d="M12 5v14M6 13l6 6 6-6" />
+                </svg>
+            </button>
         </div>
     }
 }

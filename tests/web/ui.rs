@@ -353,3 +353,62 @@ async fn emoji_picker_has_categories_keyboard_navigation_and_inserts_at_the_care
     settle().await;
     assert_eq!(fixture.socket.actions("onMessage")[0]["message"]["text"], format!("a{emoji}b"));
 }
+
+/// Scrolls the transcript to `top` and lets the scroll handler run.
+async fn scroll_transcript(transcript: &web_sys::HtmlElement, top: i32) {
+    transcript.set_scroll_top(top);
+    transcript.dispatch_event(&web_sys::Event::new("scroll").unwrap()).unwrap();
+    settle().await;
+}
+
+#[wasm_bindgen_test]
+async fn new_messages_below_a_reader_scrolled_up_offer_a_jump_and_an_own_send_scrolls_down() {
+    let fixture = Fixture::mount("en");
+    fixture.connect(session(1800, 1800)).await;
+    // The tests load no stylesheet: give the transcript the fixed height and scrollbar it has in the app.
+    let transcript = fixture.must("transcript");
+    for (name, value) in [("display", "block"), ("height", "300px"), ("overflow-y", "auto")] {
+        transcript.style().set_property(name, value).unwrap();
+    }
+    for index in 0..30 {
+        fixture.socket.frame(agent_text(&format!("m{index}"), &format!("message number {index}")));
+    }
+    settle().await;
+    settle().await;
+    let jump = fixture.must("jump-latest");
+    assert!(jump.hidden(), "nothing below while pinned to the newest message");
+
+    // Reading older messages: a new one arrives below, the reader's place is kept and a jump offered.
+    scroll_transcript(&transcript, 0).await;
+    fixture.socket.frame(agent_text("late", "one more"));
+    settle().await;
+    settle().await;
+    assert_eq!(transcript.scroll_top(), 0, "the reader's place is kept");
+    let late = fixture.find("[data-id=\"late\"]").expect("the new message is rendered");
+    assert!(!super::shows(&transcript, &late), "the new message is below the view");
+    assert!(!jump.hidden(), "a jump to the new message is offered");
+    assert_eq!(jump.text_content().unwrap_or_default().trim(), "New messages");
+
+    jump.click();
+    settle().await;
+    settle().await;
+    assert!(super::shows(&transcript, &late), "the jump shows the new message");
+    assert!(jump.hidden(), "the jump is gone once used");
+
+    // Scrolled up again, the customer's own message brings the view down to it.
+    scroll_transcript(&transcript, 0).await;
+    fixture.type_and_send("my question").await;
+    settle().await;
+    let own = fixture.messages().pop().expect("the own message is shown");
+    assert_eq!(own.get_attribute("data-direction").as_deref(), Some("inbound"));
+    assert!(super::shows(&transcript, &own), "an own message is scrolled into view");
+    assert!(jump.hidden(), "no jump offered for an own message");
+
+    // Scrolling down by hand to the new message also dismisses the offer.
+    scroll_transcript(&transcript, 0).await;
+    fixture.socket.frame(agent_text("later", "and another"));
+    settle().await;
+    assert!(!jump.hidden());
+    scroll_transcript(&transcript, transcript.scroll_height()).await;
+    assert!(jump.hidden(), "reaching the bottom dismisses the offer");
+}
