@@ -605,6 +605,13 @@ fn safe_image_url(url: &str) -> Option<String> {
     safe_href(url).filter(|href| !href.to_ascii_lowercase().starts_with("mailto:"))
 }
 
+/// A card's or picker's picture: only http(s), and gone rather than a broken-image box when it
+/// does not load (an unreachable CDN, an expired link).
+fn decorative_image(class: &'static str, url: &str) -> Option<AnyView> {
+    let url = safe_image_url(url)?;
+    Some(view! { <img class=class src=url alt="" on:error=|event| dom::hide_target(&event) /> }.into_any())
+}
+
 fn content_view(ctx: Ctx, entry: &TranscriptEntry, content: &Content, last: bool) -> AnyView {
     let strings = ctx.model.locale.strings();
     let origin = entry.message_id.clone();
@@ -777,7 +784,7 @@ fn date_picker_view(ctx: Ctx, entry: &TranscriptEntry, picker: &DatePicker, last
         .collect_view();
     let title = picker.title.clone().filter(|title| !title.trim().is_empty()).unwrap_or_else(|| strings.date_picker_title.to_string());
     let subtitle = picker.subtitle.clone().filter(|text| !text.trim().is_empty());
-    let image = picker.image_url.as_deref().and_then(safe_image_url).map(|url| view! { <img class="tl-date-picker-image" src=url alt="" /> });
+    let image = picker.image_url.as_deref().and_then(|url| decorative_image("tl-date-picker-image", url));
     let note = if answered.is_some() {
         Some(strings.date_picker_answered)
     } else if offered && passed > 0 && days_empty {
@@ -799,7 +806,7 @@ fn date_picker_view(ctx: Ctx, entry: &TranscriptEntry, picker: &DatePicker, last
 }
 
 fn card_view(ctx: Ctx, card: &Card, origin: Option<MessageId>) -> AnyView {
-    let image = card.image.as_deref().and_then(safe_image_url).map(|url| view! { <img class="tl-card-image" src=url alt="" /> });
+    let image = card.image.as_deref().and_then(|url| decorative_image("tl-card-image", url));
     let description = card.description.clone().map(|text| view! { <p class="tl-card-description">{text}</p> });
     let actions = card
         .actions

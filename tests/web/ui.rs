@@ -412,3 +412,29 @@ async fn new_messages_below_a_reader_scrolled_up_offer_a_jump_and_an_own_send_sc
     scroll_transcript(&transcript, transcript.scroll_height()).await;
     assert!(jump.hidden(), "reaching the bottom dismisses the offer");
 }
+
+#[wasm_bindgen_test]
+async fn a_card_picture_that_does_not_load_is_removed_not_shown_broken() {
+    let fixture = Fixture::mount("en");
+    fixture.connect(session(1800, 1800)).await;
+    let mut frame = agent_text("card-1", "");
+    frame["body"]["type"] = json!("Structured");
+    frame["body"]["content"] = json!([{"contentType": "Card", "card": {
+        "title": "Deluxe Room",
+        "image": "http://127.0.0.1:9/rooms/deluxe.jpg",
+        "actions": [{"type": "Postback", "text": "Book", "payload": "book"}]
+    }}]);
+    fixture.socket.frame(frame);
+    leptos::task::tick().await;
+    let image = fixture.find(".tl-card-image").expect("the card's picture is rendered");
+    assert!(!image.hidden(), "shown until it fails");
+    // Port 9 on loopback refuses at once; bounded wait for the error event.
+    for _ in 0..100 {
+        if image.hidden() {
+            break;
+        }
+        settle().await;
+    }
+    assert!(image.hidden(), "a picture that failed to load is hidden");
+    assert!(fixture.find(".tl-card").is_some_and(|card| card.text_content().unwrap_or_default().contains("Deluxe Room")), "the card itself stays");
+}
