@@ -182,8 +182,12 @@ fn Launcher(launcher_ref: NodeRef<html::Button>) -> impl IntoView {
             aria-controls="tl-panel"
             on:click=toggle
         >
-            <svg class="tl-icon" viewBox="0 0 24 24" aria-hidden="true">
+            // A chat bubble while closed, a chevron (close) while open: CSS picks by aria-expanded.
+            <svg class="tl-icon tl-launcher-open" viewBox="0 0 24 24" aria-hidden="true">
                 <path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z" />
+            </svg>
+            <svg class="tl-icon tl-launcher-close" viewBox="0 0 24 24" aria-hidden="true">
+                <path d="M6 9l6 6 6-6" />
             </svg>
             {move || {
                 let count = model.unread.get();

@@ -6,6 +6,10 @@ use serde_json::json;
 use crate::harness::{Env, DEMO_DEPLOYMENT};
 use crate::messenger::nonce;
 
+/// Which of the launcher's two icons are shown: [chat bubble, chevron].
+const LAUNCHER_ICONS_JS: &str =
+    "return ['.tl-launcher-open', '.tl-launcher-close'].map(s => document.querySelector(s).getBoundingClientRect().width > 0);";
+
 #[tokio::test]
 async fn welcome_states_a_30_minute_session_lifetime() {
     let env = Env::start().await;
@@ -14,6 +18,11 @@ async fn welcome_states_a_30_minute_session_lifetime() {
     env.open_page(&deployment).await;
     env.wait_state("messenger", "closed", 10).await;
     env.screenshot("closed-launcher").await;
+    assert_eq!(
+        env.js(LAUNCHER_ICONS_JS).await,
+        json!([true, false]),
+        "a closed messenger's launcher shows the chat bubble only"
+    );
 
     env.open_messenger().await;
     let shown = env.wait_for("[data-testid=welcome]", 10).await;
@@ -25,6 +34,8 @@ async fn welcome_states_a_30_minute_session_lifetime() {
     assert!(text.contains(&welcome), "welcome {text:?} lacks the deployment's welcome message {welcome:?}");
     assert!(text.contains("30 minutes"), "welcome {text:?} does not state the 30-minute lifetime");
     env.wait_status("connected", 10).await;
+    // The launcher shows a chat bubble while closed and a chevron while open.
+    assert_eq!(env.js(LAUNCHER_ICONS_JS).await, json!([false, true]), "an open messenger's launcher shows the chevron only");
     env.screenshot("open-welcome").await;
     env.finish().await;
 }
