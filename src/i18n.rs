@@ -138,6 +138,15 @@ impl Locale {
         }
     }
 
+    /// Composer counter past the limit (sending is disabled until it is back under).
+    pub fn chars_over(self, over: usize) -> String {
+        match self {
+            Self::En => format!("{over} characters too many"),
+            Self::Fr => format!("{over} caractères en trop"),
+            Self::Ar => format!("{over} حرفًا زائدًا"),
+        }
+    }
+
     /// Launcher label with unread messages.
     pub fn unread(self, count: usize) -> String {
         match self {

@@ -156,8 +156,7 @@ pub fn Composer() -> impl IntoView {
         let used = length();
         // Only worth showing near the limit.
         (used * 5 >= max * 4).then(|| {
-            let left = max.saturating_sub(used);
-            let text = if used > max { strings.message_too_long.to_string() } else { locale.chars_left(left) };
+            let text = if used > max { locale.chars_over(used - max) } else { locale.chars_left(max - used) };
             view! { <span class="tl-counter" class:tl-counter--over={used > max}>{text}</span> }
         })
     };

@@ -438,3 +438,31 @@ async fn a_card_picture_that_does_not_load_is_removed_not_shown_broken() {
     assert!(image.hidden(), "a picture that failed to load is hidden");
     assert!(fixture.find(".tl-card").is_some_and(|card| card.text_content().unwrap_or_default().contains("Deluxe Room")), "the card itself stays");
 }
+
+#[wasm_bindgen_test]
+async fn composer_counter_shows_what_is_left_near_the_limit_and_how_much_is_over() {
+    let fixture = Fixture::mount("en");
+    fixture.connect(session(1800, 1800)).await;
+    let composer: web_sys::HtmlTextAreaElement = fixture.must("composer").unchecked_into();
+    let send: web_sys::HtmlButtonElement = fixture.must("send").unchecked_into();
+    let type_text = |text: String| {
+        composer.set_value(&text);
+        composer.dispatch_event(&web_sys::Event::new("input").unwrap()).unwrap();
+    };
+    let counter = || fixture.find(".tl-counter").map(|counter| counter.text_content().unwrap_or_default());
+
+    type_text("a".repeat(100));
+    settle().await;
+    assert_eq!(counter(), None, "far from the 4,096-character limit: no counter");
+    assert!(!send.disabled());
+
+    type_text("a".repeat(4000));
+    settle().await;
+    assert_eq!(counter().as_deref(), Some("96 characters left"));
+    assert!(!send.disabled());
+
+    type_text("a".repeat(4100));
+    settle().await;
+    assert_eq!(counter().as_deref(), Some("4 characters too many"));
+    assert!(send.disabled(), "an over-long message cannot be sent");
+}
