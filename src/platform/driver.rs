@@ -83,6 +83,9 @@ struct AwaitingUpload {
     file: web_sys::File,
 }
 
+/// Sees every engine event the driver handles (the host page's event API, tests).
+pub type EventObserver = Rc<dyn Fn(&Event)>;
+
 /// See the module docs.
 pub struct Driver {
     this: Weak<Driver>,
@@ -104,7 +107,7 @@ pub struct Driver {
     awaiting_connection: RefCell<Vec<AwaitingUpload>>,
     shut_down: Cell<bool>,
     /// Sees every engine event after the model did (the embed API's host events).
-    observer: RefCell<Option<Rc<dyn Fn(&Event)>>>,
+    observer: RefCell<Option<EventObserver>>,
     /// Sign-in, when the page configured it.
     auth: RefCell<Option<Rc<dyn AuthHooks>>>,
     /// A sign-in (code exchange, refresh after a reload, host provider) is on its way: opening
@@ -211,7 +214,7 @@ impl Driver {
 
     /// Sets (or with `None` removes) the one observer of engine events, called after the model
     /// applied each event. The host-page API (`crate::embed`) turns them into host events.
-    pub fn set_event_observer(&self, observer: Option<Rc<dyn Fn(&Event)>>) {
+    pub fn set_event_observer(&self, observer: Option<EventObserver>) {
         *self.observer.borrow_mut() = observer;
     }
 
