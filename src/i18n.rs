@@ -12,13 +12,14 @@ pub enum Locale {
     Ar,
 }
 
-/// Time units used in human durations.
+/// Counted nouns: the time units of human durations, and the composer's characters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unit {
     Minute,
     Hour,
     Day,
     Month,
+    Character,
 }
 
 impl Locale {
@@ -62,18 +63,17 @@ impl Locale {
     pub fn count(self, amount: u64, unit: Unit) -> String {
         let one = amount == 1;
         let word = match (self, unit) {
+            (Self::Ar, _) => return arabic_count(amount, unit),
             (Self::En, Unit::Minute) => if one { "minute" } else { "minutes" },
             (Self::En, Unit::Hour) => if one { "hour" } else { "hours" },
             (Self::En, Unit::Day) => if one { "day" } else { "days" },
             (Self::En, Unit::Month) => if one { "month" } else { "months" },
+            (Self::En, Unit::Character) => if one { "character" } else { "characters" },
             (Self::Fr, Unit::Minute) => if one { "minute" } else { "minutes" },
             (Self::Fr, Unit::Hour) => if one { "heure" } else { "heures" },
             (Self::Fr, Unit::Day) => if one { "jour" } else { "jours" },
             (Self::Fr, Unit::Month) => "mois",
-            (Self::Ar, Unit::Minute) => if one { "دقيقة" } else { "دقائق" },
-            (Self::Ar, Unit::Hour) => if one { "ساعة" } else { "ساعات" },
-            (Self::Ar, Unit::Day) => if one { "يوم" } else { "أيام" },
-            (Self::Ar, Unit::Month) => if one { "شهر" } else { "أشهر" },
+            (Self::Fr, Unit::Character) => if one { "caractère" } else { "caractères" },
         };
         format!("{amount} {word}")
     }
@@ -132,18 +132,19 @@ impl Locale {
     /// Composer counter.
     pub fn chars_left(self, left: usize) -> String {
         match self {
-            Self::En => format!("{left} characters left"),
-            Self::Fr => format!("{left} caractères restants"),
-            Self::Ar => format!("متبقٍ {left} حرفًا"),
+            Self::En => format!("{} left", self.count(left as u64, Unit::Character)),
+            // "restant" agrees with the noun: 1 caractère restant, 5 caractères restants.
+            Self::Fr => format!("{} {}", self.count(left as u64, Unit::Character), if left == 1 { "restant" } else { "restants" }),
+            Self::Ar => format!("متبقٍ {}", self.count(left as u64, Unit::Character)),
         }
     }
 
     /// Composer counter past the limit (sending is disabled until it is back under).
     pub fn chars_over(self, over: usize) -> String {
         match self {
-            Self::En => format!("{over} characters too many"),
-            Self::Fr => format!("{over} caractères en trop"),
-            Self::Ar => format!("{over} حرفًا زائدًا"),
+            Self::En => format!("{} too many", self.count(over as u64, Unit::Character)),
+            Self::Fr => format!("{} en trop", self.count(over as u64, Unit::Character)),
+            Self::Ar => format!("{} فوق الحد", self.count(over as u64, Unit::Character)),
         }
     }
 
@@ -516,6 +517,27 @@ pub static AR: Strings = Strings {
     emoji_symbols: "رموز",
 };
 
+/// Arabic counted nouns follow the CLDR plural categories, and every sentence puts them after a
+/// preposition: one and two are the noun alone ("يوم واحد", dual "يومين"), 3–10 take the plural
+/// ("3 أيام"), 11–99 the singular accusative ("30 دقيقة", "15 يومًا"), the rest the singular.
+fn arabic_count(amount: u64, unit: Unit) -> String {
+    // (one, two, few, many, other)
+    let (one, two, few, many, other) = match unit {
+        Unit::Minute => ("دقيقة واحدة", "دقيقتين", "دقائق", "دقيقة", "دقيقة"),
+        Unit::Hour => ("ساعة واحدة", "ساعتين", "ساعات", "ساعة", "ساعة"),
+        Unit::Day => ("يوم واحد", "يومين", "أيام", "يومًا", "يوم"),
+        Unit::Month => ("شهر واحد", "شهرين", "أشهر", "شهرًا", "شهر"),
+        Unit::Character => ("حرف واحد", "حرفين", "أحرف", "حرفًا", "حرف"),
+    };
+    match (amount, amount % 100) {
+        (1, _) => one.to_string(),
+        (2, _) => two.to_string(),
+        (_, 3..=10) => format!("{amount} {few}"),
+        (_, 11..=99) => format!("{amount} {many}"),
+        _ => format!("{amount} {other}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -532,6 +554,24 @@ mod tests {
         assert_eq!(en.duration(60 * 86_400), "2 months");
         assert_eq!(en.duration(10), "1 minute");
         assert_eq!(Locale::Fr.duration(7200), "2 heures");
+    }
+
+    #[test]
+    fn arabic_counts_follow_its_plural_rules() {
+        let ar = Locale::Ar;
+        assert_eq!(ar.duration(60), "دقيقة واحدة");
+        assert_eq!(ar.duration(120), "دقيقتين");
+        assert_eq!(ar.duration(5 * 60), "5 دقائق");
+        assert_eq!(ar.duration(1800), "30 دقيقة");
+        assert_eq!(ar.duration(86_400), "يوم واحد");
+        assert_eq!(ar.duration(15 * 86_400), "15 يومًا");
+        assert_eq!(ar.duration(2 * 3600), "ساعتين");
+        assert_eq!(ar.count(100, Unit::Minute), "100 دقيقة");
+        assert_eq!(ar.count(103, Unit::Day), "103 أيام");
+        assert_eq!(ar.ends_after(1800), "تنتهي هذه المحادثة بعد 30 دقيقة من عدم النشاط.");
+        assert_eq!(ar.chars_left(5), "متبقٍ 5 أحرف");
+        assert_eq!(Locale::En.chars_left(1), "1 character left");
+        assert_eq!(Locale::Fr.chars_over(4), "4 caractères en trop");
     }
 
     #[test]

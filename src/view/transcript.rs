@@ -179,7 +179,10 @@ pub fn Transcript() -> impl IntoView {
     let unseen_below = RwSignal::new(false);
     let newest = Memo::new(move |_| {
         model.rows.with(|rows| {
-            rows.last().map(|row| (row.entry.key.clone(), row.entry.author == Author::Customer && row.entry.status == DeliveryStatus::Sending))
+            rows.last().map(|row| {
+                let just_sent = matches!(row.entry.status, DeliveryStatus::Sending | DeliveryStatus::Queued);
+                (row.entry.key.clone(), row.entry.author == Author::Customer && just_sent)
+            })
         })
     });
     {
