@@ -58,6 +58,8 @@ pub struct Model {
     pub alert: RwSignal<Option<String>>,
     /// Persistent notice that storage is not available.
     pub storage_notice: RwSignal<Option<String>>,
+    /// The composer's text (restored from storage on start, so a page change keeps it).
+    pub draft: RwSignal<String>,
     /// A system line shown at the end of the transcript (e.g. "conversation cleared").
     pub local_notice: RwSignal<Option<String>>,
     pub uploads: RwSignal<Vec<UploadRow>>,
@@ -114,6 +116,7 @@ impl Model {
             session_info: RwSignal::new(None),
             alert: RwSignal::new(None),
             storage_notice: RwSignal::new(None),
+            draft: RwSignal::new(String::new()),
             local_notice: RwSignal::new(None),
             uploads: RwSignal::new(Vec::new()),
             refreshed_urls: RwSignal::new(HashMap::new()),

@@ -140,6 +140,7 @@ impl Driver {
         let has_conversation = persisted.token.is_some();
         let now = clock::now();
         model.max_chars.set(config.max_message_chars);
+        model.draft.set(store.draft());
         let preset_id = Rc::new(RefCell::new(None));
         let entropy = BrowserEntropy { preset: preset_id.clone() };
         let session = Session::new(config.clone(), persisted, Box::new(entropy), now);
@@ -1216,12 +1217,20 @@ impl Driver {
     /// Signs out: the tokens are revoked and forgotten (memory and sessionStorage), as are the
     /// thread token and the transcript.
     pub fn sign_out(&self) {
+        // On a shared computer the next person must not find what this one was typing.
+        self.save_draft("");
+        self.model.draft.set(String::new());
         self.run(|session, now| session.sign_out(now));
         if let Some(hooks) = self.auth_hooks() {
             hooks.refresh_token_changed(None);
         }
         self.model.signed_in.set(false);
         self.model.sign_in_needed.set(false);
+    }
+
+    /// Keeps the composer's text for the next page load (empty: forgets it).
+    pub fn save_draft(&self, text: &str) {
+        self.store.borrow_mut().set_draft(text);
     }
 
     /// The user closed the panel (the connection stays up).

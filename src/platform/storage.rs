@@ -13,6 +13,8 @@ use threadline_core::session::{OutboxItem, Persisted, StorageWrite};
 
 /// Longest token accepted from storage (SPEC §13: tokens are at most 2048 chars).
 const MAX_TOKEN_CHARS: usize = 2048;
+/// Longest draft kept, in bytes: far above any deployment's message limit, far below a quota.
+const MAX_DRAFT_BYTES: usize = 64 * 1024;
 
 /// Why the store is not (fully) persistent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +108,22 @@ impl Store {
         }
     }
 
+    /// What the customer typed and has not sent, kept across page loads (a customer browsing
+    /// the site while chatting, a sign-in redirect).
+    pub fn draft(&self) -> String {
+        self.read("draft").filter(|draft| draft.len() <= MAX_DRAFT_BYTES).unwrap_or_default()
+    }
+
+    /// Keeps `text` as the draft; an empty (or blank) one removes it. A draft too long to be sent
+    /// anyway is not stored, and the previous one is dropped rather than left stale.
+    pub fn set_draft(&mut self, text: &str) {
+        if text.trim().is_empty() || text.len() > MAX_DRAFT_BYTES {
+            self.remove("draft");
+        } else if self.read("draft").as_deref() != Some(text) {
+            self.store("draft", text.to_string());
+        }
+    }
+
     fn note(&mut self, problem: StorageProblem) {
         // "Unavailable" is the more important message; never downgrade it.
         if self.problem != Some(StorageProblem::Unavailable) {
@@ -129,7 +147,7 @@ impl Store {
             }
             // Quota exceeded or storage revoked: keep what we have in memory from now on.
             let mut memory = HashMap::new();
-            for other in ["token", "outbox"] {
+            for other in ["token", "outbox", "draft"] {
                 let other_key = self.key(other);
                 if let Ok(Some(existing)) = storage.get_item(&other_key) {
                     memory.insert(other_key, existing);

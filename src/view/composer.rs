@@ -104,7 +104,7 @@ pub fn Composer() -> impl IntoView {
     let model = ctx.model;
     let locale = model.locale;
     let strings = locale.strings();
-    let text = RwSignal::new(String::new());
+    let text = model.draft;
     let emoji_open = RwSignal::new(false);
     let file_ref = NodeRef::<html::Input>::new();
 
@@ -120,6 +120,7 @@ pub fn Composer() -> impl IntoView {
         match ctx.with_driver(|driver| driver.send_text(value)) {
             Ok(_) => {
                 text.set(String::new());
+                ctx.with_driver(|driver| driver.save_draft(""));
                 emoji_open.set(false);
                 // The send button disables itself once the text is empty; keep focus in the
                 // composer so Escape and Tab still work after a mouse send.
@@ -141,8 +142,12 @@ pub fn Composer() -> impl IntoView {
         }
     };
     let on_input = move |event: web_sys::Event| {
-        text.set(event_target_value(&event));
-        ctx.with_driver(|driver| driver.typing());
+        let value = event_target_value(&event);
+        ctx.with_driver(|driver| {
+            driver.save_draft(&value);
+            driver.typing();
+        });
+        text.set(value);
     };
     // Pasting a picture (a screenshot, a copied image) attaches it as the attach button would.
     let on_paste = move |event: web_sys::ClipboardEvent| {
@@ -277,7 +282,11 @@ fn EmojiPicker(open: RwSignal<bool>, text: RwSignal<String>) -> impl IntoView {
             }
         } else if let Some(&emoji) = index_of(&event, "data-index").and_then(|index| emoji_of(category.get_untracked()).get(index)) {
             match ctx.composer.get_untracked() {
-                Some(composer) => text.set(dom::insert_at_caret(&composer, emoji)),
+                Some(composer) => {
+                    let value = dom::insert_at_caret(&composer, emoji);
+                    ctx.with_driver(|driver| driver.save_draft(&value));
+                    text.set(value);
+                }
                 None => text.update(|text| text.push_str(emoji)),
             }
             back_to_composer();

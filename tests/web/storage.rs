@@ -226,3 +226,37 @@ async fn garbage_under_the_apps_keys_is_reset_and_reported() {
         storage.remove_item(&format!("threadline:{deployment}:outbox")).unwrap();
     }
 }
+
+#[wasm_bindgen_test]
+async fn the_unsent_draft_survives_a_page_load_and_goes_once_sent() {
+    let deployment = "storage-draft";
+    let key = format!("threadline:{deployment}:draft");
+    let storage = local_storage();
+    storage.remove_item(&key).unwrap();
+
+    let fixture = mount_on_browser_storage(deployment);
+    open_and_connect(&fixture).await;
+    let composer: web_sys::HtmlTextAreaElement = fixture.must("composer").unchecked_into();
+    composer.set_value("my order number is 12345 and");
+    composer.dispatch_event(&web_sys::Event::new("input").unwrap()).unwrap();
+    settle().await;
+    assert_eq!(storage.get_item(&key).unwrap().as_deref(), Some("my order number is 12345 and"), "the draft is kept as typed");
+    // The customer follows a link on the site: this page (and its messenger) goes away.
+    drop(fixture);
+
+    let fixture = mount_on_browser_storage(deployment);
+    open_and_connect(&fixture).await;
+    let composer: web_sys::HtmlTextAreaElement = fixture.must("composer").unchecked_into();
+    assert_eq!(composer.value(), "my order number is 12345 and", "the next page's composer holds the draft");
+    assert!(!fixture.must("send").unchecked_into::<web_sys::HtmlButtonElement>().disabled(), "the restored draft can be sent");
+
+    fixture.must("send").click();
+    settle().await;
+    let sent = fixture.socket.actions("onMessage");
+    assert!(sent.iter().any(|frame| frame["message"]["text"] == "my order number is 12345 and"), "the restored draft was sent");
+    assert_eq!(composer.value(), "");
+    assert_eq!(storage.get_item(&key).unwrap(), None, "a sent draft is forgotten");
+    drop(fixture);
+    storage.remove_item(&format!("threadline:{deployment}:token")).unwrap();
+    storage.remove_item(&format!("threadline:{deployment}:outbox")).unwrap();
+}

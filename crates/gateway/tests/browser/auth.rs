@@ -296,11 +296,23 @@ async fn sign_out_forgets_every_token_and_the_transcript() {
         );
     }
 
+    // Something typed but not sent is kept across page loads, but not across a sign-out.
+    let half_typed = format!("half-typed card number {}", nonce());
+    env.composer_field().await.send_keys(&half_typed).await.expect("type a draft");
+    env.wait_js(
+        &format!("Object.keys(localStorage).some(k => localStorage.getItem(k) === {})", json!(half_typed)),
+        json!(true),
+        5,
+    )
+    .await;
+
     env.wait_for("[data-testid=sign-out]", 5).await.click().await.expect("click sign out");
     env.wait_state("account", "signed-out", 10).await;
     env.wait_status("signed-out", 10).await;
     env.wait_messages("an empty transcript after sign-out", 10, |shown| shown.is_empty()).await;
+    assert_eq!(env.js("return document.querySelector('[data-testid=composer]').value;").await, json!(""), "the draft is still in the composer");
     for (area, key, value) in env.storage_entries().await {
+        assert!(!value.contains(&half_typed), "{area} {key} still holds the draft");
         assert!(!value.contains(&refresh_token), "{area} {key} still holds the refresh token");
         assert!(!looks_like_jwt(&value), "{area} {key} holds a JWT after sign-out: {value}");
         assert!(!key.ends_with(":token") && !key.ends_with(":refreshToken"), "{area} still holds {key} = {value}");
