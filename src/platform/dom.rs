@@ -109,6 +109,38 @@ pub fn is_composing(event: &web_sys::KeyboardEvent) -> bool {
     event.is_composing() || event.key_code() == 229
 }
 
+/// Screens on which the panel is full-screen (the stylesheet's `@media (max-width: 600px)`).
+const FULL_SCREEN_QUERY: &str = "(max-width: 600px)";
+
+/// While held, the host page behind a full-screen panel does not scroll (a drag on the header or
+/// composer would otherwise move the page underneath): `overflow: hidden` on the document
+/// element, the page's own value put back when dropped. Not taken on wider screens, where the
+/// page stays usable beside the panel.
+pub struct PageScrollLock {
+    root: web_sys::HtmlElement,
+    previous: String,
+}
+
+impl PageScrollLock {
+    pub fn hold() -> Option<Self> {
+        let window = web_sys::window()?;
+        if !window.match_media(FULL_SCREEN_QUERY).ok().flatten().is_some_and(|query| query.matches()) {
+            return None;
+        }
+        let root = window.document()?.document_element()?.dyn_into::<web_sys::HtmlElement>().ok()?;
+        let previous = root.style().get_property_value("overflow").unwrap_or_default();
+        root.style().set_property("overflow", "hidden").ok()?;
+        Some(Self { root, previous })
+    }
+}
+
+impl Drop for PageScrollLock {
+    fn drop(&mut self) {
+        let style = self.root.style();
+        let _ = if self.previous.is_empty() { style.remove_property("overflow").map(drop) } else { style.set_property("overflow", &self.previous) };
+    }
+}
+
 /// Keeps `--tl-viewport-height` on `element` equal to the visual viewport's height, so the
 /// full-screen mobile panel shrinks above the on-screen keyboard. Dropping the guard stops it.
 pub struct ViewportWatch {

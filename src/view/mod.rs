@@ -76,6 +76,15 @@ pub fn App(driver: Rc<Driver>, appearance: Appearance) -> impl IntoView {
         viewport_watch.set_value(Some(dom::ViewportWatch::start(root.into())));
     });
 
+    // A full-screen panel (narrow screens) holds the host page still while it is open.
+    let scroll_lock = StoredValue::new_local(None::<dom::PageScrollLock>);
+    Effect::new(move |_| {
+        let open = model.open.get();
+        if open != scroll_lock.with_value(Option::is_some) {
+            scroll_lock.set_value(if open { dom::PageScrollLock::hold() } else { None });
+        }
+    });
+
     // Focus moves into the panel on open and back to the launcher on close.
     Effect::new(move |previous: Option<bool>| {
         let open = model.open.get();

@@ -136,3 +136,44 @@ async fn agent_typing_live_announcement_and_unread_badge() {
     .await;
     env.finish().await;
 }
+
+/// Where the panel is, what the composer's font size is, whether the launcher shows and the
+/// page's own `overflow` (a JS function body).
+const MOBILE_LAYOUT_JS: &str = r#"
+const panel = document.querySelector('[data-testid=messenger]').getBoundingClientRect();
+const launcher = document.querySelector('[data-testid=launcher]').getBoundingClientRect();
+return {
+  panel: [Math.round(panel.left), Math.round(panel.top), Math.round(panel.width), Math.round(panel.height)],
+  viewport: [0, 0, Math.round(visualViewport.width), Math.round(visualViewport.height)],
+  composerFont: getComputedStyle(document.querySelector('[data-testid=composer]')).fontSize,
+  launcherShown: launcher.width > 0,
+  pageOverflow: document.documentElement.style.overflow,
+};
+"#;
+
+#[tokio::test]
+async fn on_a_phone_the_panel_fills_the_visual_viewport_with_16px_inputs_and_holds_the_page_still() {
+    let env = Env::start().await;
+    env.client.set_window_size(390, 760).await.expect("a phone-sized window");
+    let deployment = env.create_deployment(json!({ "guestSessionTtl": "30m" }));
+    env.open_page(&deployment).await;
+    // A host page long enough to scroll, with an overflow of its own to put back.
+    env.js("document.body.style.minHeight = '4000px'; document.documentElement.style.overflow = 'auto'; return null;").await;
+    env.open_messenger().await;
+    env.wait_status("connected", 10).await;
+    // The panel rises into place (a 0.18 s animation): measure where it comes to rest.
+    env.wait_js("document.getAnimations().length === 0", json!(true), 5).await;
+
+    let open = env.js(MOBILE_LAYOUT_JS).await;
+    assert_eq!(open["panel"], open["viewport"], "the open panel fills the visual viewport: {open}");
+    assert_eq!(open["composerFont"], json!("16px"), "inputs under 16 px make iOS zoom: {open}");
+    assert_eq!(open["launcherShown"], json!(false), "the launcher hides behind a full-screen panel: {open}");
+    assert_eq!(open["pageOverflow"], json!("hidden"), "the page behind the panel must not scroll: {open}");
+    env.screenshot("mobile-open").await;
+
+    env.close_messenger().await;
+    let closed = env.js(MOBILE_LAYOUT_JS).await;
+    assert_eq!(closed["launcherShown"], json!(true), "the launcher is back once closed: {closed}");
+    assert_eq!(closed["pageOverflow"], json!("auto"), "the page's own overflow is put back: {closed}");
+    env.finish().await;
+}
