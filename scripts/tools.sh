@@ -7,6 +7,7 @@ TRUNK_VERSION=0.21.14          # trunk 0.22.x requires rustc >= 1.96.1; this mac
 WASM_BINDGEN_VERSION=0.2.130   # == wasm-bindgen in Cargo.lock (pinned with "=" in Cargo.toml)
 WASM_PACK_VERSION=0.15.1       # for `wasm-pack test --headless --chrome ... --mode no-install`
 BINARYEN_MAJOR=132             # npm `binaryen`; Debian bookworm's binaryen 108 breaks the externref table
+AXE_VERSION=4.14.1             # npm `axe-core`: the end-to-end accessibility audit (tests/browser/people.rs)
 
 TL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$TL_ROOT/.tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
@@ -52,6 +53,9 @@ tl_install_tools() {
 
   tl_has_version "$TL_ROOT/.tools/node_modules/.bin/wasm-opt" "version $BINARYEN_MAJOR" \
     || npm install --prefix "$TL_ROOT/.tools" --no-audit --no-fund --loglevel=error "binaryen@$BINARYEN_MAJOR"
+
+  grep -qs "\"version\": \"$AXE_VERSION\"" "$TL_ROOT/.tools/node_modules/axe-core/package.json" \
+    || npm install --prefix "$TL_ROOT/.tools" --no-audit --no-fund --loglevel=error "axe-core@$AXE_VERSION"
 
   # Trunk runs `cargo build --offline` (Trunk.toml offline = true): fetch every crate first.
   (cd "$TL_ROOT" && cargo fetch --locked --quiet)

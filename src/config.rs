@@ -246,9 +246,41 @@ pub fn is_hex_color(value: &str) -> bool {
         .is_some_and(|hex| matches!(hex.len(), 3 | 4 | 6 | 8) && hex.bytes().all(|byte| byte.is_ascii_hexdigit()))
 }
 
+/// The text colour for a `#RGB`/`#RRGGBB` (alpha ignored) primary colour: white or near-black,
+/// whichever contrasts more (WCAG relative luminance), so a host's light brand colour still
+/// gives a readable header, launcher and own bubbles. `None` when `color` is not hex.
+pub fn on_primary_color(color: &str) -> Option<&'static str> {
+    let hex = color.strip_prefix('#').filter(|_| is_hex_color(color))?;
+    let channel = |index: usize| -> Option<f64> {
+        let value = match hex.len() {
+            3 | 4 => u8::from_str_radix(&hex[index..=index], 16).ok()? * 17,
+            _ => u8::from_str_radix(&hex[index * 2..index * 2 + 2], 16).ok()?,
+        };
+        let srgb = f64::from(value) / 255.0;
+        Some(if srgb <= 0.04045 { srgb / 12.92 } else { ((srgb + 0.055) / 1.055).powf(2.4) })
+    };
+    let luminance = 0.2126 * channel(0)? + 0.7152 * channel(1)? + 0.0722 * channel(2)?;
+    // Contrast with white: 1.05 / (L + 0.05); with #111111 (L ≈ 0.0056): (L + 0.05) / 0.0556.
+    let with_white = 1.05 / (luminance + 0.05);
+    let with_dark = (luminance + 0.05) / 0.0556;
+    Some(if with_white >= with_dark { "#ffffff" } else { "#111111" })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_on_the_primary_colour_is_whichever_of_white_and_dark_contrasts_more() {
+        assert_eq!(on_primary_color("#0d6efd"), Some("#ffffff"), "the default blue");
+        assert_eq!(on_primary_color("#7c3aed"), Some("#ffffff"));
+        assert_eq!(on_primary_color("#ffd400"), Some("#111111"), "a yellow brand colour");
+        assert_eq!(on_primary_color("#fff"), Some("#111111"));
+        assert_eq!(on_primary_color("#000c"), Some("#ffffff"), "#RGBA: alpha ignored");
+        assert_eq!(on_primary_color("#8fd14f"), Some("#111111"));
+        assert_eq!(on_primary_color("red"), None);
+        assert_eq!(on_primary_color("#12345"), None);
+    }
 
     #[test]
     fn query_overrides_defaults() {

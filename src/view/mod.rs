@@ -72,6 +72,9 @@ pub fn App(driver: Rc<Driver>, appearance: Appearance) -> impl IntoView {
     root_ref.on_load(move |root| {
         if let Some(color) = &primary_color {
             dom::set_css_var(&root, "--tl-primary", color);
+            if let Some(text) = crate::config::on_primary_color(color) {
+                dom::set_css_var(&root, "--tl-on-primary", text);
+            }
         }
         viewport_watch.set_value(Some(dom::ViewportWatch::start(root.into())));
     });

@@ -177,3 +177,91 @@ async fn on_a_phone_the_panel_fills_the_visual_viewport_with_16px_inputs_and_hol
     assert_eq!(closed["pageOverflow"], json!("auto"), "the page's own overflow is put back: {closed}");
     env.finish().await;
 }
+
+/// Runs axe-core on the messenger and answers its violations (id, impact, help, first targets).
+const AXE_RUN_JS: &str = r#"
+const done = arguments[arguments.length - 1];
+axe.run(document.querySelector('.tl-root'), { resultTypes: ['violations'] })
+  .then(result => done(result.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 4).map(n => n.target.join(' ') + ': ' + (n.failureSummary || '').slice(0, 240)),
+  }))))
+  .catch(error => done([{ id: 'axe-failed', impact: 'critical', help: String(error), nodes: [] }]));
+"#;
+
+impl Env {
+    /// Audits the messenger as it is shown now with axe-core (installed by scripts/tools.sh from
+    /// npm) and fails on any violation, naming the state.
+    async fn assert_accessible(&self, state: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/node_modules/axe-core/axe.min.js");
+        let axe = std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("{}: {error} (scripts/tools.sh installs axe-core)", path.display()));
+        // Colours are judged as they come to rest, not halfway through the panel's fade-in
+        // (endless animations such as the typing dots never finish and do not count).
+        self.wait_js("document.getAnimations().every(a => a.effect.getTiming().iterations === Infinity)", json!(true), 5).await;
+        self.client.execute(&axe, vec![]).await.expect("load axe-core into the page");
+        let violations = self.client.execute_async(AXE_RUN_JS, vec![]).await.expect("run axe-core");
+        if violations != json!([]) {
+            self.screenshot(&format!("axe-{state}")).await;
+        }
+        assert_eq!(violations, json!([]), "accessibility violations ({state}):\n{violations:#}");
+    }
+}
+
+/// A card carousel and quick replies, the richest content the transcript renders.
+fn rich_content() -> serde_json::Value {
+    json!([
+        {"contentType": "Carousel", "carousel": {"cards": [
+            {"title": "Deluxe Room", "description": "King bed, sea view",
+             "actions": [{"type": "Postback", "text": "Book now", "payload": "book_deluxe"},
+                         {"type": "Link", "text": "More info", "url": "https://hotel.example/rooms/deluxe"}]},
+            {"title": "Suite", "description": "Two rooms", "actions": [{"type": "Postback", "text": "Book now", "payload": "book_suite"}]}
+        ]}},
+        {"contentType": "QuickReply", "quickReply": {"text": "Track my order", "payload": "track", "action": "Message"}},
+        {"contentType": "QuickReply", "quickReply": {"text": "Talk to an agent", "payload": "agent", "action": "Message"}}
+    ])
+}
+
+#[tokio::test]
+async fn axe_finds_no_accessibility_violations_in_the_main_states_light_and_dark() {
+    let env = Env::start().await;
+    for theme in ["light", "dark"] {
+        let deployment = env.create_deployment(json!({ "guestSessionTtl": "30m" }));
+        env.client
+            .goto(&format!("{}/?deploymentId={deployment}&theme={theme}", env.base))
+            .await
+            .expect("load the messenger page");
+        env.wait_for("[data-testid=launcher]", 20).await;
+        env.assert_accessible(&format!("{theme}, closed")).await;
+
+        env.open_messenger().await;
+        env.wait_status("connected", 10).await;
+        env.assert_accessible(&format!("{theme}, open")).await;
+
+        let tag = nonce();
+        env.send_and_confirm(&format!("hello {tag}")).await;
+        let token = env.wait_session_token(&deployment, 5).await;
+        let markdown = format!("**Rooms** for you, see [our site](https://hotel.example) {tag}");
+        env.control(&token, &deployment, "messages", json!({ "text": markdown, "content": rich_content() }));
+        env.control(&token, &deployment, "typing", json!({}));
+        env.wait_for("[data-testid=typing]", 10).await;
+        env.wait_for(".tl-quick-reply", 10).await;
+        env.assert_accessible(&format!("{theme}, conversation")).await;
+
+        env.wait_for("[data-testid=emoji]", 5).await.click().await.expect("open the emoji picker");
+        env.wait_for(".tl-emoji-picker", 5).await;
+        env.assert_accessible(&format!("{theme}, emoji picker")).await;
+        env.wait_for("[data-testid=emoji]", 5).await.click().await.expect("close the emoji picker");
+
+        env.control(&token, &deployment, "expire", json!({ "inSeconds": 240 }));
+        env.close_messenger().await;
+        env.open_messenger().await;
+        env.wait_for("[data-testid=expiry-banner]", 40).await;
+        env.assert_accessible(&format!("{theme}, expiry banner")).await;
+
+        env.control(&token, &deployment, "disconnect", json!({ "readOnly": true }));
+        env.wait_status("read-only", 10).await;
+        env.assert_accessible(&format!("{theme}, read-only")).await;
+    }
+    env.finish().await;
+}
