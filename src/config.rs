@@ -263,8 +263,11 @@ pub fn on_primary_color(color: &str) -> Option<&'static str> {
     // Contrast with white: 1.05 / (L + 0.05); with #111111 (L ≈ 0.0056): (L + 0.05) / 0.0556.
     let with_white = 1.05 / (luminance + 0.05);
     let with_dark = (luminance + 0.05) / 0.0556;
-    Some(if with_white >= with_dark { "#ffffff" } else { "#111111" })
+    Some(if with_white >= with_dark { "#ffffff" } else { DARK_ON_PRIMARY })
 }
+
+/// The dark text [`on_primary_color`] picks for a light primary colour.
+pub const DARK_ON_PRIMARY: &str = "#111111";
 
 #[cfg(test)]
 mod tests {

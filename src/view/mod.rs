@@ -68,11 +68,14 @@ pub fn App(driver: Rc<Driver>, appearance: Appearance) -> impl IntoView {
 
     // Theming that depends on runtime values goes through the CSSOM, never a style attribute.
     let primary_color = appearance.primary_color.clone();
+    let on_primary = primary_color.as_deref().and_then(crate::config::on_primary_color);
+    // A light brand colour is unreadable as text on white: the stylesheet darkens it for links.
+    let primary_tone = if on_primary == Some(crate::config::DARK_ON_PRIMARY) { "light" } else { "dark" };
     let viewport_watch = StoredValue::new_local(None::<dom::ViewportWatch>);
     root_ref.on_load(move |root| {
         if let Some(color) = &primary_color {
             dom::set_css_var(&root, "--tl-primary", color);
-            if let Some(text) = crate::config::on_primary_color(color) {
+            if let Some(text) = on_primary {
                 dom::set_css_var(&root, "--tl-on-primary", text);
             }
         }
@@ -151,6 +154,7 @@ pub fn App(driver: Rc<Driver>, appearance: Appearance) -> impl IntoView {
             dir=locale.dir()
             lang=locale.tag()
             data-theme=theme.as_str()
+            data-primary=primary_tone
             data-position=position.as_str()
             on:keydown=on_keydown
         >

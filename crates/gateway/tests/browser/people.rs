@@ -223,12 +223,14 @@ fn rich_content() -> serde_json::Value {
 }
 
 #[tokio::test]
-async fn axe_finds_no_accessibility_violations_in_the_main_states_light_and_dark() {
+async fn axe_finds_no_accessibility_violations_in_the_main_states_light_dark_and_arabic_on_a_yellow_brand() {
     let env = Env::start().await;
-    for theme in ["light", "dark"] {
+    // (name, page options): a light brand colour tests the dark text and darkened links it gets.
+    let looks = [("light", "theme=light"), ("dark", "theme=dark"), ("yellow-ar", "theme=light&locale=ar&primaryColor=%23ffd400")];
+    for (theme, options) in looks {
         let deployment = env.create_deployment(json!({ "guestSessionTtl": "30m" }));
         env.client
-            .goto(&format!("{}/?deploymentId={deployment}&theme={theme}", env.base))
+            .goto(&format!("{}/?deploymentId={deployment}&{options}", env.base))
             .await
             .expect("load the messenger page");
         env.wait_for("[data-testid=launcher]", 20).await;
