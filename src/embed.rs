@@ -254,18 +254,18 @@ impl HostCommand {
 /// Attribute values travel as strings; numbers and booleans are written out, anything else is
 /// refused rather than guessed at.
 fn custom_attributes(command: &str, attributes: &Map<String, Value>) -> Result<BTreeMap<String, String>, String> {
-    attributes
-        .iter()
-        .map(|(key, value)| {
-            let text = match value {
-                Value::String(text) => text.clone(),
-                Value::Number(number) => number.to_string(),
-                Value::Bool(flag) => flag.to_string(),
-                _ => return Err(format!("Threadline: {command}: custom attribute {key:?} must be a string, number or boolean")),
-            };
-            Ok((key.clone(), text))
-        })
-        .collect()
+    // Inserted, not collected: collecting into a BTreeMap instantiates a stable sort (size in wasm).
+    let mut strings = BTreeMap::new();
+    for (key, value) in attributes {
+        let text = match value {
+            Value::String(text) => text.clone(),
+            Value::Number(number) => number.to_string(),
+            Value::Bool(flag) => flag.to_string(),
+            _ => return Err(format!("Threadline: {command}: custom attribute {key:?} must be a string, number or boolean")),
+        };
+        strings.insert(key.clone(), text);
+    }
+    Ok(strings)
 }
 
 // ---------------------------------------------------------------------------------------------

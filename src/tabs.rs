@@ -675,8 +675,14 @@ fn optional_id(id: &Option<MessageId>) -> Option<&str> {
     id.as_ref().map(MessageId::as_str)
 }
 
+// Maps here are filled by `insert`, not `collect`: collecting into a BTreeMap sorts its input
+// with a stable sort instantiated for each call site's iterator type (kilobytes of wasm each).
 fn string_map(map: &BTreeMap<String, String>) -> Value {
-    Value::Object(map.iter().map(|(name, value)| (name.clone(), Value::from(value.as_str()))).collect())
+    let mut object = serde_json::Map::new();
+    for (name, value) in map {
+        object.insert(name.clone(), Value::from(value.as_str()));
+    }
+    Value::Object(object)
 }
 
 fn encode_event(event: &Event) -> Value {
@@ -1082,7 +1088,13 @@ impl Fields {
 
     fn string_map(&mut self) -> Result<BTreeMap<String, String>, String> {
         match self.next()? {
-            Value::Object(map) => map.into_iter().map(|(name, value)| Ok((name, string(value)?))).collect(),
+            Value::Object(map) => {
+                let mut strings = BTreeMap::new();
+                for (name, value) in map {
+                    strings.insert(name, string(value)?);
+                }
+                Ok(strings)
+            }
             other => Err(wrong("an object", &other)),
         }
     }

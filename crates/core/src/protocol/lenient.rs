@@ -26,10 +26,14 @@ where
     let Value::Object(entries) = value else {
         return Ok(BTreeMap::new());
     };
-    Ok(entries
-        .into_iter()
-        .filter_map(|(key, value)| stringify(value).map(|text| (key, text)))
-        .collect())
+    // Inserted, not collected: collecting into a BTreeMap instantiates a stable sort (size in wasm).
+    let mut strings = BTreeMap::new();
+    for (key, value) in entries {
+        if let Some(text) = stringify(value) {
+            strings.insert(key, text);
+        }
+    }
+    Ok(strings)
 }
 
 fn stringify(value: Value) -> Option<String> {
