@@ -26,11 +26,7 @@ impl Env {
 
     /// Loads the app's own page with sign-in turned on (`?auth=1`).
     async fn open_auth_page(&self, deployment: &str) {
-        self.client
-            .goto(&format!("{}/?deploymentId={deployment}&auth=1", self.base))
-            .await
-            .expect("load the messenger page");
-        self.wait_for("[data-testid=launcher]", 20).await;
+        self.open_page_with(deployment, "&auth=1").await;
     }
 
     /// Clicks `button` (`sign-in` or `sign-in-again`), signs in as `user` on the IdP's page and

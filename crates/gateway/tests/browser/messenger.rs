@@ -52,8 +52,13 @@ impl Env {
 
     /// Loads the gateway-served page for `deployment` and waits for the launcher.
     pub async fn open_page(&self, deployment: &str) {
+        self.open_page_with(deployment, "").await;
+    }
+
+    /// `open_page` with more page options (`&locale=ar&theme=dark`).
+    pub async fn open_page_with(&self, deployment: &str, options: &str) {
         self.client
-            .goto(&format!("{}/?deploymentId={deployment}", self.base))
+            .goto(&format!("{}/?deploymentId={deployment}{options}", self.base))
             .await
             .expect("load the messenger page");
         self.wait_for("[data-testid=launcher]", 20).await;

@@ -69,11 +69,7 @@ async fn keyboard_opens_sends_with_enter_and_escape_returns_focus_to_the_launche
 async fn arabic_locale_lays_the_messenger_out_right_to_left() {
     let env = Env::start().await;
     let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d" }));
-    env.client
-        .goto(&format!("{}/?deploymentId={deployment}&locale=ar", env.base))
-        .await
-        .expect("load the Arabic page");
-    env.wait_for("[data-testid=launcher]", 20).await;
+    env.open_page_with(&deployment, "&locale=ar").await;
     env.open_messenger().await;
     env.wait_status("connected", 10).await;
     let layout = env
@@ -226,14 +222,10 @@ fn rich_content() -> serde_json::Value {
 async fn axe_finds_no_accessibility_violations_in_the_main_states_light_dark_and_arabic_on_a_yellow_brand() {
     let env = Env::start().await;
     // (name, page options): a light brand colour tests the dark text and darkened links it gets.
-    let looks = [("light", "theme=light"), ("dark", "theme=dark"), ("yellow-ar", "theme=light&locale=ar&primaryColor=%23ffd400")];
+    let looks = [("light", "&theme=light"), ("dark", "&theme=dark"), ("yellow-ar", "&theme=light&locale=ar&primaryColor=%23ffd400")];
     for (theme, options) in looks {
         let deployment = env.create_deployment(json!({ "guestSessionTtl": "30m" }));
-        env.client
-            .goto(&format!("{}/?deploymentId={deployment}&{options}", env.base))
-            .await
-            .expect("load the messenger page");
-        env.wait_for("[data-testid=launcher]", 20).await;
+        env.open_page_with(&deployment, options).await;
         env.assert_accessible(&format!("{theme}, closed")).await;
 
         env.open_messenger().await;
