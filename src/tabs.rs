@@ -36,6 +36,8 @@ use threadline_core::session::{
 };
 use threadline_core::time::UnixMillis;
 
+use crate::model::UploadRow;
+
 /// How long a lease in `localStorage` is valid after its last renewal.
 pub const LEASE_TTL_MS: u64 = 2_500;
 /// How often the lease holder renews it (and candidates look at it).
@@ -161,19 +163,8 @@ pub enum TabMessage {
         /// The leader.
         from: String,
         /// Every upload in progress, in order.
-        uploads: Vec<SharedUpload>,
+        uploads: Vec<UploadRow>,
     },
-}
-
-/// One upload in progress, as every tab shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SharedUpload {
-    /// The server's attachment id.
-    pub attachment_id: String,
-    /// The file's name.
-    pub file_name: String,
-    /// 0–100.
-    pub percent: u32,
 }
 
 impl TabMessage {
@@ -285,7 +276,7 @@ pub struct Snapshot {
     /// The leader's unread count.
     pub unread: usize,
     /// The leader's uploads in progress (a new leader has none: stale rows go away).
-    pub uploads: Vec<SharedUpload>,
+    pub uploads: Vec<UploadRow>,
 }
 
 /// The pieces of the leader's UI state a snapshot carries.
@@ -301,7 +292,7 @@ pub struct SnapshotParts {
     /// When the agent typing indicator should go away, if it shows.
     pub agent_typing_until: Option<UnixMillis>,
     pub unread: usize,
-    pub uploads: Vec<SharedUpload>,
+    pub uploads: Vec<UploadRow>,
 }
 
 impl Snapshot {
@@ -598,7 +589,7 @@ impl TabMessage {
             "resigned" => Self::Resigned { from },
             "attach" => Self::Attach { from, file: fields.string()? },
             "fileSettled" => Self::FileSettled { from, to: fields.string()?, file: fields.string()?, error: fields.optional_string()? },
-            "uploads" => Self::Uploads { from, uploads: fields.list(SharedUpload::decode)? },
+            "uploads" => Self::Uploads { from, uploads: fields.list(decode_upload)? },
             _ => return Err(unknown("tab message", &tag)),
         })
     }
@@ -655,19 +646,17 @@ impl Snapshot {
         Ok(Self {
             events: fields.list(|event| decode_event(event).map(MirroredEvent))?,
             unread: fields.number()?,
-            uploads: fields.list(SharedUpload::decode)?,
+            uploads: fields.list(decode_upload)?,
         })
     }
 }
 
-impl SharedUpload {
-    fn decode(value: Value) -> Result<Self, String> {
-        let mut fields = Fields::of(value)?;
-        Ok(Self { attachment_id: fields.string()?, file_name: fields.string()?, percent: fields.number()? })
-    }
+fn decode_upload(value: Value) -> Result<UploadRow, String> {
+    let mut fields = Fields::of(value)?;
+    Ok(UploadRow { attachment_id: fields.string()?, file_name: fields.string()?, percent: fields.number()? })
 }
 
-fn encode_uploads(uploads: &[SharedUpload]) -> Value {
+fn encode_uploads(uploads: &[UploadRow]) -> Value {
     Value::Array(uploads.iter().map(|upload| list![upload.attachment_id.as_str(), upload.file_name.as_str(), upload.percent]).collect())
 }
 
@@ -1303,7 +1292,7 @@ mod tests {
             TabMessage::FileSettled { from: "t1".into(), to: "t2".into(), file: "f-2".into(), error: Some("too big".into()) },
             TabMessage::Uploads {
                 from: "t1".into(),
-                uploads: vec![SharedUpload { attachment_id: "a-1".into(), file_name: "cat.png".into(), percent: 40 }],
+                uploads: vec![UploadRow { attachment_id: "a-1".into(), file_name: "cat.png".into(), percent: 40 }],
             },
             TabMessage::Command { from: "t2".into(), command: TabCommand::Open },
             TabMessage::Command { from: "t2".into(), command: TabCommand::SendText { key: "k".into(), text: "hi".into() } },
@@ -1336,7 +1325,7 @@ mod tests {
                 snapshot: Snapshot {
                     events: vec![MirroredEvent(Event::Expired)],
                     unread: 0,
-                    uploads: vec![SharedUpload { attachment_id: "a".into(), file_name: "é.txt".into(), percent: 100 }],
+                    uploads: vec![UploadRow { attachment_id: "a".into(), file_name: "é.txt".into(), percent: 100 }],
                 },
             },
         ];

@@ -32,7 +32,7 @@ use super::{clock, Http, SocketEvent, Transport};
 use crate::address::Endpoints;
 use crate::attachments::{FileProblem, UploadPolicy};
 use crate::model::{Model, UploadRow};
-use crate::tabs::{self, Role, SharedUpload, Snapshot, SnapshotParts, TabCommand, TabMessage};
+use crate::tabs::{self, Role, Snapshot, SnapshotParts, TabCommand, TabMessage};
 
 type Job = Box<dyn FnOnce(&mut Session, UnixMillis)>;
 
@@ -817,11 +817,7 @@ impl Driver {
     }
 
     /// Follower: shows the leader's uploads in progress.
-    fn show_uploads(&self, uploads: Vec<SharedUpload>) {
-        let rows: Vec<UploadRow> = uploads
-            .into_iter()
-            .map(|upload| UploadRow { attachment_id: upload.attachment_id, file_name: upload.file_name, percent: upload.percent })
-            .collect();
+    fn show_uploads(&self, rows: Vec<UploadRow>) {
         if self.model.uploads.with_untracked(|current| *current != rows) {
             self.model.uploads.set(rows);
         }
@@ -1041,7 +1037,7 @@ impl Driver {
         if self.role.get() != Role::Leader {
             return;
         }
-        let uploads = self.shared_uploads();
+        let uploads = self.model.uploads.get_untracked();
         let mut tabs = self.tabs.borrow_mut();
         if tabs.shared_uploads != uploads {
             tabs.shared_uploads = uploads.clone();
@@ -1049,15 +1045,6 @@ impl Driver {
                 tabs.post(&TabMessage::Uploads { from: me, uploads });
             }
         }
-    }
-
-    fn shared_uploads(&self) -> Vec<SharedUpload> {
-        self.model.uploads.with_untracked(|uploads| {
-            uploads
-                .iter()
-                .map(|upload| SharedUpload { attachment_id: upload.attachment_id.clone(), file_name: upload.file_name.clone(), percent: upload.percent })
-                .collect()
-        })
     }
 
     /// A new agent or bot message (this tab runs the engine, so it alone alerts): a sound
@@ -1107,7 +1094,7 @@ impl Driver {
             older_available: model.older_available.get_untracked(),
             agent_typing_until: model.agent_typing.get_untracked().then_some(typing_until),
             unread: model.unread.get_untracked(),
-            uploads: self.shared_uploads(),
+            uploads: self.model.uploads.get_untracked(),
         })
     }
 

@@ -47,7 +47,7 @@ pub struct TabState {
     /// Leader: the followers' files settled lately.
     pub settled_files: SettledFiles,
     /// Leader: the uploads in progress last told to the other tabs.
-    pub shared_uploads: Vec<crate::tabs::SharedUpload>,
+    pub shared_uploads: Vec<crate::model::UploadRow>,
 }
 
 impl TabState {
