@@ -1205,8 +1205,7 @@ impl Driver {
     /// thread token and the transcript.
     pub fn sign_out(&self) {
         // On a shared computer the next person must not find what this one was typing.
-        self.save_draft("");
-        self.model.draft.set(String::new());
+        self.set_draft(String::new());
         self.run(|session, now| session.sign_out(now));
         if let Some(hooks) = self.auth_hooks() {
             hooks.refresh_token_changed(None);
@@ -1215,9 +1214,10 @@ impl Driver {
         self.model.sign_in_needed.set(false);
     }
 
-    /// Keeps the composer's text for the next page load (empty: forgets it).
-    pub fn save_draft(&self, text: &str) {
-        self.store.borrow_mut().set_draft(text);
+    /// The composer's text changed: shown, and kept for the next page load (empty: forgotten).
+    pub fn set_draft(&self, text: String) {
+        self.store.borrow_mut().set_draft(&text);
+        self.model.draft.set(text);
     }
 
     /// The user closed the panel (the connection stays up).

@@ -119,7 +119,7 @@ impl Store {
     pub fn set_draft(&mut self, text: &str) {
         if text.trim().is_empty() || text.len() > MAX_DRAFT_BYTES {
             self.remove("draft");
-        } else if self.read("draft").as_deref() != Some(text) {
+        } else {
             self.store("draft", text.to_string());
         }
     }

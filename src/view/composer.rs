@@ -119,8 +119,7 @@ pub fn Composer() -> impl IntoView {
         }
         match ctx.with_driver(|driver| driver.send_text(value)) {
             Ok(_) => {
-                text.set(String::new());
-                ctx.with_driver(|driver| driver.save_draft(""));
+                ctx.with_driver(|driver| driver.set_draft(String::new()));
                 emoji_open.set(false);
                 // The send button disables itself once the text is empty; keep focus in the
                 // composer so Escape and Tab still work after a mouse send.
@@ -142,12 +141,10 @@ pub fn Composer() -> impl IntoView {
         }
     };
     let on_input = move |event: web_sys::Event| {
-        let value = event_target_value(&event);
         ctx.with_driver(|driver| {
-            driver.save_draft(&value);
+            driver.set_draft(event_target_value(&event));
             driver.typing();
         });
-        text.set(value);
     };
     // Pasting a picture (a screenshot, a copied image) attaches it as the attach button would.
     let on_paste = move |event: web_sys::ClipboardEvent| {
@@ -281,14 +278,11 @@ fn EmojiPicker(open: RwSignal<bool>, text: RwSignal<String>) -> impl IntoView {
                 set_timeout(move || dom::focus_in(&picker, FIRST_EMOJI), Duration::ZERO);
             }
         } else if let Some(&emoji) = index_of(&event, "data-index").and_then(|index| emoji_of(category.get_untracked()).get(index)) {
-            match ctx.composer.get_untracked() {
-                Some(composer) => {
-                    let value = dom::insert_at_caret(&composer, emoji);
-                    ctx.with_driver(|driver| driver.save_draft(&value));
-                    text.set(value);
-                }
-                None => text.update(|text| text.push_str(emoji)),
-            }
+            let value = match ctx.composer.get_untracked() {
+                Some(composer) => dom::insert_at_caret(&composer, emoji),
+                None => text.get_untracked() + emoji,
+            };
+            ctx.with_driver(|driver| driver.set_draft(value));
             back_to_composer();
         }
     };
