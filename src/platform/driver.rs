@@ -326,15 +326,8 @@ impl Driver {
             }
             Output::Event(event) => {
                 self.before_model(&event);
-                // Known keys are ruled out through the model's key index first, so only the
-                // newest row is compared: scanning a 10,000-row transcript per frame was O(n).
-                let fresh = match &event {
-                    Event::EntryUpserted(entry) if !self.model.has_row(&entry.key) => self
-                        .model
-                        .rows
-                        .with_untracked(|rows| notify::fresh_message(&event, rows.last().map(std::slice::from_ref).unwrap_or_default()).cloned()),
-                    _ => None,
-                };
+                let newest = self.model.rows.with_untracked(|rows| rows.last().map(|row| row.entry.order));
+                let fresh = notify::fresh_message(&event, |key| self.model.has_row(key), newest).cloned();
                 self.model.apply(&event, now);
                 if let Some(entry) = fresh {
                     self.alert_new_message(&entry);

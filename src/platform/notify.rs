@@ -16,28 +16,26 @@
 
 use std::cell::{Cell, RefCell};
 
-use threadline_core::session::{Author, EntryKind, Event, TranscriptEntry};
+use threadline_core::session::{Author, EntryKey, EntryKind, Event, OrderKey, TranscriptEntry};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-
-use crate::model::Row;
 
 /// Two beeps closer than this are one (a burst of messages after a reconnect).
 const MIN_BEEP_GAP_MS: f64 = 1_000.0;
 /// Notification bodies longer than this are cut.
 const BODY_MAX_CHARS: usize = 140;
 
-/// The message `event` brings if it is a new agent or bot message at the end of the
-/// transcript `rows` (before the model applied it). Not an edit of a shown message, not older
-/// history loaded above, not a replayed transcript.
-pub fn fresh_message<'a>(event: &'a Event, rows: &[Row]) -> Option<&'a TranscriptEntry> {
+/// The message `event` brings if it is a new agent or bot message at the end of the transcript
+/// (before the model applied it): not shown yet (`is_shown`, the model's O(1) key index) and
+/// not above the newest row shown (`newest`). Not an edit of a shown message, not older history
+/// loaded above, not a replayed transcript.
+pub fn fresh_message<'a>(event: &'a Event, is_shown: impl Fn(&EntryKey) -> bool, newest: Option<OrderKey>) -> Option<&'a TranscriptEntry> {
     let Event::EntryUpserted(entry) = event else { return None };
     if !matches!(entry.author, Author::Agent | Author::Bot) || entry.kind != EntryKind::Message {
         return None;
     }
-    let known = rows.iter().any(|row| row.entry.key == entry.key);
-    let newest = rows.last().is_none_or(|last| last.entry.order <= entry.order);
-    (!known && newest).then_some(entry)
+    let at_the_end = newest.is_none_or(|newest| newest <= entry.order);
+    (at_the_end && !is_shown(&entry.key)).then_some(entry)
 }
 
 /// The notification text for `entry`: (title, body).
@@ -193,9 +191,7 @@ fn dispatch(sound: bool, notification: bool, title: &str, body: &str) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use threadline_core::session::{DeliveryStatus, Direction, EntryKey, OrderKey};
+    use threadline_core::session::{DeliveryStatus, Direction};
 
     use super::*;
 
@@ -216,21 +212,22 @@ mod tests {
         }
     }
 
-    fn rows(entries: &[TranscriptEntry]) -> Vec<Row> {
-        entries.iter().map(|entry| Row { entry: Arc::new(entry.clone()), rev: 0 }).collect()
+    /// [`fresh_message`] against a transcript showing `shown`.
+    fn fresh<'a>(event: &'a Event, shown: &[TranscriptEntry]) -> Option<&'a TranscriptEntry> {
+        fresh_message(event, |key| shown.iter().any(|entry| entry.key == *key), shown.last().map(|entry| entry.order))
     }
 
     #[test]
     fn only_a_new_agent_message_at_the_end_alerts() {
-        let shown = rows(&[entry("a", Author::Agent, 10), entry("b", Author::Customer, 20)]);
+        let shown = [entry("a", Author::Agent, 10), entry("b", Author::Customer, 20)];
         let new = Event::EntryUpserted(entry("c", Author::Agent, 30));
-        assert!(fresh_message(&new, &shown).is_some());
-        assert!(fresh_message(&Event::EntryUpserted(entry("c", Author::Bot, 30)), &shown).is_some());
-        assert!(fresh_message(&Event::EntryUpserted(entry("a", Author::Agent, 10)), &shown).is_none(), "an update of a shown message");
-        assert!(fresh_message(&Event::EntryUpserted(entry("z", Author::Agent, 5)), &shown).is_none(), "older history");
-        assert!(fresh_message(&Event::EntryUpserted(entry("d", Author::Customer, 40)), &shown).is_none(), "own message");
-        assert!(fresh_message(&Event::TranscriptReset(vec![entry("e", Author::Agent, 50)]), &shown).is_none(), "a replayed transcript");
-        assert!(fresh_message(&new, &[]).is_some(), "first message of a conversation");
+        assert!(fresh(&new, &shown).is_some());
+        assert!(fresh(&Event::EntryUpserted(entry("c", Author::Bot, 30)), &shown).is_some());
+        assert!(fresh(&Event::EntryUpserted(entry("a", Author::Agent, 10)), &shown).is_none(), "an update of a shown message");
+        assert!(fresh(&Event::EntryUpserted(entry("z", Author::Agent, 5)), &shown).is_none(), "older history");
+        assert!(fresh(&Event::EntryUpserted(entry("d", Author::Customer, 40)), &shown).is_none(), "own message");
+        assert!(fresh(&Event::TranscriptReset(vec![entry("e", Author::Agent, 50)]), &shown).is_none(), "a replayed transcript");
+        assert!(fresh(&new, &[]).is_some(), "first message of a conversation");
     }
 
     #[test]
