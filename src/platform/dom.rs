@@ -77,9 +77,6 @@ pub fn insert_at_caret(field: &web_sys::HtmlTextAreaElement, text: &str) -> Stri
     value
 }
 
-/// The attribute `name` of the element an event happened on, or of its nearest ancestor that
-/// has one (a click on a button's icon counts for the button). Lets one listener on a container
-/// serve all its buttons.
 /// Hides the element an event was fired on (a decorative image that failed to load).
 pub fn hide_target(event: &web_sys::Event) {
     if let Some(element) = event.target().and_then(|target| target.dyn_into::<web_sys::HtmlElement>().ok()) {
@@ -87,6 +84,9 @@ pub fn hide_target(event: &web_sys::Event) {
     }
 }
 
+/// The attribute `name` of the element an event happened on, or of its nearest ancestor that
+/// has one (a click on a button's icon counts for the button). Lets one listener on a container
+/// serve all its buttons.
 pub fn target_data(event: &web_sys::Event, name: &str) -> Option<String> {
     let target = event.target()?.dyn_into::<web_sys::Element>().ok()?;
     target.closest(&format!("[{name}]")).ok()??.get_attribute(name)
