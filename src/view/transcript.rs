@@ -185,36 +185,35 @@ pub fn Transcript() -> impl IntoView {
             })
         })
     });
-    {
+    // Back to following the newest row; true when that needs the newest rows rendered first
+    // (the effect below then scrolls to them).
+    let pin_to_newest = {
         let stick_to_bottom = stick_to_bottom.clone();
-        Effect::new(move |_| {
-            match newest.get() {
-                None => {
-                    // Cleared or expired: nothing below, and a new conversation starts pinned.
-                    stick_to_bottom.set(true);
-                    unseen_below.set(false);
-                }
-                Some((_, true)) => {
-                    stick_to_bottom.set(true);
-                    unseen_below.set(false);
-                    if window.get_untracked() != Window::Newest {
-                        window.set(Window::Newest);
-                    }
-                }
-                Some(_) if !stick_to_bottom.get() => unseen_below.set(true),
-                Some(_) => {}
-            }
-        });
-    }
-    let jump_to_newest = {
-        let stick_to_bottom = stick_to_bottom.clone();
-        move |_| {
+        Rc::new(move || {
             stick_to_bottom.set(true);
             unseen_below.set(false);
-            if window.get_untracked() != Window::Newest {
-                // The effect below scrolls once the newest rows are rendered.
+            let rerender = window.get_untracked() != Window::Newest;
+            if rerender {
                 window.set(Window::Newest);
-            } else if let Some(element) = transcript_ref.get_untracked() {
+            }
+            rerender
+        })
+    };
+    {
+        let stick_to_bottom = stick_to_bottom.clone();
+        let pin_to_newest = pin_to_newest.clone();
+        Effect::new(move |_| match newest.get() {
+            // Cleared or expired (a new conversation starts pinned), or the customer's own message.
+            None | Some((_, true)) => {
+                pin_to_newest();
+            }
+            Some(_) if !stick_to_bottom.get() => unseen_below.set(true),
+            Some(_) => {}
+        });
+    }
+    let jump_to_newest = move |_| {
+        if !pin_to_newest() {
+            if let Some(element) = transcript_ref.get_untracked() {
                 let (_, height, _) = dom::scroll_metrics(&element);
                 dom::scroll_to(&element, height);
             }
