@@ -448,7 +448,7 @@ impl Driver {
                             driver.model.remove_upload(&id);
                             driver.share_uploads();
                             if let Some(pending) = pending {
-                                driver.settle(pending.requester, pending.id, Some(driver.model.locale.strings().upload_failed.to_string()));
+                                driver.settle(pending.requester, pending.id, Some(driver.upload_failed()));
                             }
                         }
                     }
@@ -671,10 +671,8 @@ impl Driver {
         for command in waiting {
             self.run_tab_command(None, command);
         }
-        let own_files: Vec<(String, web_sys::File)> =
-            self.tabs.borrow().own_files.iter().map(|own| (own.id.clone(), own.file.clone())).collect();
-        for (id, file) in own_files {
-            self.upload(None, id, file);
+        for own in self.own_files() {
+            self.upload(None, own.id, own.file);
         }
         let snapshot = self.snapshot();
         self.tabs.borrow().post(&TabMessage::Snapshot { from: me, to: None, snapshot });
@@ -840,11 +838,19 @@ impl Driver {
 
     /// Follower: hands every file of this tab not yet settled to the leader.
     fn post_own_files(&self) {
-        let own_files: Vec<(String, web_sys::File)> =
-            self.tabs.borrow().own_files.iter().map(|own| (own.id.clone(), own.file.clone())).collect();
-        for (id, file) in own_files {
-            self.post_own_file(id, &file);
+        for own in self.own_files() {
+            self.post_own_file(own.id, &own.file);
         }
+    }
+
+    /// This tab's files not settled yet, copied out (handling them borrows the tab state).
+    fn own_files(&self) -> Vec<OwnFile> {
+        self.tabs.borrow().own_files.clone()
+    }
+
+    /// What the user is told when a file cannot be uploaded.
+    fn upload_failed(&self) -> String {
+        self.model.locale.strings().upload_failed.to_string()
     }
 
     /// Follower: hands one file to the leader (a copy in memory crosses the channel).
@@ -855,7 +861,7 @@ impl Driver {
         let failed_id = id.clone();
         let failed = move || {
             if let Some(driver) = weak.upgrade() {
-                driver.settle(None, failed_id, Some(driver.model.locale.strings().upload_failed.to_string()));
+                driver.settle(None, failed_id, Some(driver.upload_failed()));
             }
         };
         link.post_file(&TabMessage::Attach { from: me, file: id }, file, failed);
@@ -1393,7 +1399,7 @@ impl Driver {
             }
             // A new leader is still connecting (or the link is being restored): upload then.
             Some(Err(CommandError::NotConnected)) => self.awaiting_connection.borrow_mut().push(AwaitingUpload { requester, id, file }),
-            _ => self.settle(requester, id, Some(self.model.locale.strings().upload_failed.to_string())),
+            _ => self.settle(requester, id, Some(self.upload_failed())),
         }
     }
 

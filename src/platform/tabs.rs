@@ -65,6 +65,7 @@ impl TabState {
 }
 
 /// A file attached in this tab, until its message is queued or it is refused.
+#[derive(Clone)]
 pub struct OwnFile {
     /// The id the leader settles it by ([`TabMessage::Attach`]).
     pub id: String,
