@@ -213,13 +213,13 @@ impl RawConfig {
                 raw.auth = Some(RawAuth::Text(value.to_string()));
                 continue;
             }
-            if key == "sound" || key == "notifications" {
-                let flag = Some(Flag::parse(value));
-                if key == "sound" {
-                    raw.sound = flag;
-                } else {
-                    raw.notifications = flag;
-                }
+            let flag = match key {
+                "sound" => Some(&mut raw.sound),
+                "notifications" => Some(&mut raw.notifications),
+                _ => None,
+            };
+            if let Some(flag) = flag {
+                *flag = Some(Flag::parse(value));
                 continue;
             }
             let slot = match key {
