@@ -23,7 +23,7 @@ use threadline_core::protocol::MAX_FRAME_BYTES;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
-use super::{session, Fixture};
+use super::{js, now_iso, session, Fixture};
 
 const CORPUS: &str = include_str!("../../crates/core/tests/corpus/hostile.json");
 
@@ -117,7 +117,7 @@ fn card(title: &str, description: &str, action: &str, url: &str, image: Option<&
 fn frame_text(slot: Slot, entry: &Entry, id: &str) -> String {
     let p = PLACEHOLDER;
     let safe = "https://hotel.example/rooms";
-    let time = js_sys::Date::new_0().to_iso_string().as_string().unwrap();
+    let time = now_iso();
     let mut body = json!({
         "id": id,
         "type": "Text",
@@ -180,22 +180,22 @@ fn frame_text(slot: Slot, entry: &Entry, id: &str) -> String {
 
 /// Hooks everything a payload's script would call; `window.__tlPwned` is set if any ran.
 fn install_canary() {
-    let install = js_sys::Function::new_no_args(
+    js(
         "window.__tlPwned = undefined;
          window.__tlOriginalDialogs = window.__tlOriginalDialogs || [window.alert, window.confirm, window.prompt, window.print];
          for (const name of ['alert', 'confirm', 'prompt', 'print']) {
            window[name] = (...args) => { window.__tlPwned = name + '(' + args.join(',') + ')'; };
          }",
+        &[],
     );
-    install.call0(&JsValue::NULL).unwrap();
 }
 
 fn restore_dialogs() {
-    let restore = js_sys::Function::new_no_args(
+    js(
         "const saved = window.__tlOriginalDialogs;
          if (saved) { ['alert', 'confirm', 'prompt', 'print'].forEach((name, i) => { window[name] = saved[i]; }); }",
+        &[],
     );
-    restore.call0(&JsValue::NULL).unwrap();
 }
 
 fn pwned() -> JsValue {
@@ -204,32 +204,33 @@ fn pwned() -> JsValue {
 
 /// Starts recording the tag of every element added under `root` (into `root.__tlAddedTags`).
 fn observe_added_tags(root: &web_sys::HtmlElement) {
-    let observe = js_sys::Function::new_with_args(
-        "root",
-        "const tags = new Set();
+    js(
+        "const root = a;
+         const tags = new Set();
          root.__tlAddedTags = tags;
          const note = element => { tags.add(element.localName); for (const child of element.querySelectorAll('*')) tags.add(child.localName); };
          root.__tlObserver = new MutationObserver(records => {
            for (const record of records) for (const node of record.addedNodes) if (node.nodeType === 1) note(node);
          });
          root.__tlObserver.observe(root, { childList: true, subtree: true });",
+        &[root.into()],
     );
-    observe.call1(&JsValue::NULL, root).unwrap();
 }
 
 /// The tags recorded by [`observe_added_tags`] (flushing pending records first).
 fn added_tags(root: &web_sys::HtmlElement) -> Vec<String> {
-    let collect = js_sys::Function::new_with_args(
-        "root",
-        "const observer = root.__tlObserver;
+    let tags: js_sys::Array = js(
+        "const root = a;
+         const observer = root.__tlObserver;
          for (const record of observer.takeRecords()) for (const node of record.addedNodes) if (node.nodeType === 1) {
            root.__tlAddedTags.add(node.localName);
            for (const child of node.querySelectorAll('*')) root.__tlAddedTags.add(child.localName);
          }
          observer.disconnect();
          return Array.from(root.__tlAddedTags);",
-    );
-    let tags: js_sys::Array = collect.call1(&JsValue::NULL, root).unwrap().unchecked_into();
+        &[root.into()],
+    )
+    .unchecked_into();
     tags.iter().filter_map(|tag| tag.as_string()).collect()
 }
 
@@ -313,38 +314,38 @@ async fn run_slot(slot: Slot, entries: &[Entry]) -> (usize, usize, usize) {
     fixture.connect(session(86_400, 86_400)).await;
     let (mut rendered, mut refused, mut checked) = (0, 0, 0);
     // Frames past the size limit are refused whole (as they must be), as is invalid JSON.
-    let frames: Vec<(String, bool)> = entries
+    let frames: Vec<(String, String, bool)> = entries
         .iter()
         .enumerate()
         .map(|(index, entry)| {
-            let text = frame_text(slot, entry, &format!("h{index}-{slot:?}"));
+            let id = format!("h{index}-{slot:?}");
+            let text = frame_text(slot, entry, &id);
             let expect_shown = entry.decoded.is_some() && text.len() <= MAX_FRAME_BYTES;
-            (text, expect_shown)
+            (id, text, expect_shown)
         })
         .collect();
     // Quick replies show only on the newest message, so those are checked one frame at a time;
     // the other slots render in one batch (one DOM update for the whole corpus).
     let one_by_one = slot == Slot::QuickReplyLabel;
     if !one_by_one {
-        for (text, _) in &frames {
+        for (_, text, _) in &frames {
             fixture.socket.emit(SocketEvent::Frame(text.clone()));
         }
         leptos::task::tick().await;
     }
-    for (index, (entry, (text, expect_shown))) in entries.iter().zip(frames).enumerate() {
-        let id = format!("h{index}-{slot:?}");
+    for (entry, (id, text, expect_shown)) in entries.iter().zip(frames) {
         let context = format!("{} as {slot:?}", entry.name);
         if one_by_one {
             fixture.socket.emit(SocketEvent::Frame(text));
             leptos::task::tick().await;
         }
-        let message = fixture.find(&format!("[data-testid=\"message\"][data-id=\"{id}\"]"));
+        let message = fixture.message(&id);
         match (&message, expect_shown) {
             (Some(message), true) => {
                 rendered += 1;
                 assert_shown_verbatim(slot, message, entry.decoded.as_deref().unwrap(), &context);
                 // Quick replies only show on the newest message: check them while they do.
-                if slot == Slot::QuickReplyLabel {
+                if one_by_one {
                     checked += assert_inert(message.unchecked_ref(), &context);
                 }
             }
@@ -376,7 +377,7 @@ async fn every_hostile_payload_in_every_slot_renders_inert() {
     assert!(entries.len() >= 100, "only {} payloads", entries.len());
     install_canary();
     // The checks can fail: a dialog call trips the canary, and a stray element is recorded.
-    js_sys::Function::new_no_args("window.alert('control')").call0(&JsValue::NULL).unwrap();
+    js("window.alert('control')", &[]);
     assert_eq!(pwned().as_string().as_deref(), Some("alert(control)"), "the canary works");
     install_canary();
     let control = Fixture::mount("en");
@@ -431,7 +432,7 @@ async fn after_the_corpus_the_messenger_still_sends_and_renders() {
 
     fixture.socket.frame(super::agent_text("after", "and the **agent** answers"));
     super::settle().await;
-    let answer = fixture.find("[data-testid=\"message\"][data-id=\"after\"]").expect("a later agent message renders");
+    let answer = fixture.message("after").expect("a later agent message renders");
     assert_eq!(answer.query_selector("strong").unwrap().and_then(|strong| strong.text_content()).as_deref(), Some("agent"));
     restore_dialogs();
     assert_inert(&fixture.root, "after the corpus");
@@ -452,7 +453,7 @@ async fn a_one_megabyte_message_renders_within_a_bound() {
         let started = js_sys::Date::now();
         fixture.socket.frame(super::agent_text(id, &text));
         leptos::task::tick().await;
-        let message = fixture.find(&format!("[data-testid=\"message\"][data-id=\"{id}\"]")).expect("the 1 MB message is shown");
+        let message = fixture.message(id).expect("the 1 MB message is shown");
         let elapsed = js_sys::Date::now() - started;
         web_sys::console::log_1(&format!("1 MB agent message {id}: decoded, parsed and rendered in {elapsed:.0} ms").into());
         let shown = message.text_content().unwrap();

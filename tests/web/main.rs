@@ -9,7 +9,7 @@ use std::rc::Rc;
 use serde_json::{json, Value};
 use threadline::{mount, AppConfig, Http, HttpDone, HttpResponse, Messenger, RawConfig, Services, SocketEvent, SocketSink, Store, Transport, UploadDone, UploadProgress};
 use threadline_core::protocol::DeploymentConfig;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -109,6 +109,19 @@ fn now_secs() -> u64 {
     (js_sys::Date::now() / 1000.0) as u64
 }
 
+/// The current time as an ISO 8601 string (a message's `channel.time`).
+fn now_iso() -> String {
+    js_sys::Date::new_0().to_iso_string().as_string().unwrap()
+}
+
+/// Runs a little JavaScript with `args` bound to `a`, `b`, … and returns its value.
+fn js(body: &str, args: &[JsValue]) -> JsValue {
+    let names = ["a", "b", "c"];
+    let function = js_sys::Function::new_with_args(&names[..args.len()].join(","), body);
+    let array: js_sys::Array = args.iter().collect();
+    function.apply(&JsValue::NULL, &array).unwrap()
+}
+
 async fn settle() {
     leptos::task::tick().await;
     gloo_timers::future::TimeoutFuture::new(30).await;
@@ -117,13 +130,19 @@ async fn settle() {
 
 impl Fixture {
     fn mount(locale: &str) -> Self {
+        Self::mount_with(&[("locale", locale)], DeploymentConfig::default(), Store::memory("web-test"))
+    }
+
+    /// Mounts a messenger with the page settings `pairs` (as in the embed's query string), the
+    /// deployment config `deployment` and the store `store`.
+    fn mount_with(pairs: &[(&str, &str)], deployment: DeploymentConfig, store: Store) -> Self {
         let root: web_sys::HtmlElement = document().create_element("div").unwrap().unchecked_into();
         document().body().unwrap().append_child(&root).unwrap();
         let mut app = AppConfig::with_server("http://127.0.0.1:9");
-        app.apply(&RawConfig::from_pairs([("locale", locale)]));
+        app.apply(&RawConfig::from_pairs(pairs.iter().copied()));
         let socket = ScriptedSocket::default();
-        let services = Services { transport: Box::new(socket.clone()), http: Rc::new(NoHttp), store: Store::memory("web-test") };
-        let messenger = mount(root.clone(), app, DeploymentConfig::default(), services).unwrap();
+        let services = Services { transport: Box::new(socket.clone()), http: Rc::new(NoHttp), store };
+        let messenger = mount(root.clone(), app, deployment, services).unwrap();
         Self { messenger: Some(messenger), socket, root }
     }
 
@@ -152,6 +171,11 @@ impl Fixture {
         self.all("[data-testid=\"message\"]")
     }
 
+    /// The message whose `data-id` is `id`.
+    fn message(&self, id: &str) -> Option<web_sys::HtmlElement> {
+        self.find(&format!("[data-testid=\"message\"][data-id=\"{id}\"]"))
+    }
+
     /// Opens the panel, opens the socket and answers the configure with a SessionResponse.
     async fn connect(&self, body: Value) {
         self.must("launcher").click();
@@ -162,13 +186,33 @@ impl Fixture {
         settle().await;
     }
 
-    async fn type_and_send(&self, text: &str) {
+    /// Puts `text` in the composer as typing does (an `input` event); does not settle.
+    fn type_text(&self, text: &str) {
         let composer: web_sys::HtmlTextAreaElement = self.must("composer").unchecked_into();
         composer.set_value(text);
         composer.dispatch_event(&web_sys::Event::new("input").unwrap()).unwrap();
+    }
+
+    async fn type_and_send(&self, text: &str) {
+        self.type_text(text);
         settle().await;
         self.must("send").click();
         settle().await;
+    }
+
+    /// Gives the transcript the fixed height and scrollbar it has in the app (the tests load no
+    /// stylesheet), fills it with `count` agent messages `m0`, `m1`, … and returns it.
+    async fn fill_sized_transcript(&self, count: usize) -> web_sys::HtmlElement {
+        let transcript = self.must("transcript");
+        for (name, value) in [("display", "block"), ("height", "300px"), ("overflow-y", "auto")] {
+            transcript.style().set_property(name, value).unwrap();
+        }
+        for index in 0..count {
+            self.socket.frame(agent_text(&format!("m{index}"), &format!("message number {index}")));
+        }
+        settle().await;
+        settle().await;
+        transcript
     }
 }
 
@@ -202,8 +246,16 @@ fn agent_text(id: &str, text: &str) -> Value {
             "direction": "Outbound",
             "text": text,
             "originatingEntity": "Human",
-            "channel": {"time": js_sys::Date::new_0().to_iso_string().as_string().unwrap(), "from": {"nickname": "Jonas", "image": "https://example.com/jonas.png"}}
+            "channel": {"time": now_iso(), "from": {"nickname": "Jonas", "image": "https://example.com/jonas.png"}}
         }
+    })
+}
+
+/// The server's echo of the customer's message sent with `tracing_id`: it now has the id `id`.
+fn echo(tracing_id: &Value, id: &str, text: &str) -> Value {
+    json!({
+        "type": "message", "class": "StructuredMessage", "code": 200, "tracingId": tracing_id,
+        "body": {"id": id, "type": "Text", "direction": "Inbound", "text": text, "channel": {"time": now_iso()}}
     })
 }
 
@@ -311,11 +363,7 @@ async fn send_goes_from_sending_to_sent_on_echo() {
     let composer: web_sys::HtmlTextAreaElement = fixture.must("composer").unchecked_into();
     assert_eq!(composer.value(), "", "composer cleared");
 
-    fixture.socket.frame(json!({
-        "type": "message", "class": "StructuredMessage", "code": 200, "tracingId": tracing_id,
-        "body": {"id": "srv-1", "type": "Text", "direction": "Inbound", "text": "hello **world**",
-                 "channel": {"time": js_sys::Date::new_0().to_iso_string().as_string().unwrap()}}
-    }));
+    fixture.socket.frame(echo(&sent[0]["tracingId"], "srv-1", "hello **world**"));
     settle().await;
     let messages = fixture.messages();
     assert_eq!(messages.len(), 1, "the echo replaces the local message");
@@ -442,7 +490,7 @@ async fn notices_are_not_messages() {
     fixture.socket.frame(json!({
         "type": "message", "class": "StructuredMessage", "code": 200,
         "body": {"id": "p1", "type": "Event", "direction": "Outbound",
-                 "channel": {"time": js_sys::Date::new_0().to_iso_string().as_string().unwrap()},
+                 "channel": {"time": now_iso()},
                  "events": [{"eventType": "Presence", "presence": {"type": "Disconnect"}}]}
     }));
     settle().await;
@@ -489,16 +537,7 @@ async fn long_transcript_renders_a_window_that_follows_the_scroll() {
     const COUNT: usize = 2000;
     let fixture = Fixture::mount("en");
     fixture.connect(session(1800, 1800)).await;
-    // The tests load no stylesheet: give the transcript the fixed height and scrollbar it has in the app.
-    let transcript = fixture.must("transcript");
-    for (name, value) in [("display", "block"), ("height", "300px"), ("overflow-y", "auto")] {
-        transcript.style().set_property(name, value).unwrap();
-    }
-    for index in 0..COUNT {
-        fixture.socket.frame(agent_text(&format!("m{index}"), &format!("message number {index}")));
-    }
-    settle().await;
-    settle().await;
+    let transcript = fixture.fill_sized_transcript(COUNT).await;
 
     let shown = fixture.messages();
     assert!(!shown.is_empty() && shown.len() < 300, "{} of {COUNT} messages in the DOM", shown.len());

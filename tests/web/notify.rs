@@ -5,23 +5,16 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use threadline::{mount, AppConfig, RawConfig, Services, Store};
+use threadline::Store;
 use threadline_core::protocol::DeploymentConfig;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
-use super::{agent_text, document, session, settle, Fixture, NoHttp, ScriptedSocket};
+use super::{agent_text, document, session, settle, Fixture};
 
 fn mount_with(pairs: &[(&str, &str)]) -> Fixture {
-    let root: web_sys::HtmlElement = document().create_element("div").unwrap().unchecked_into();
-    document().body().unwrap().append_child(&root).unwrap();
-    let mut app = AppConfig::with_server("http://127.0.0.1:9");
-    app.apply(&RawConfig::from_pairs(pairs.iter().copied()));
-    let socket = ScriptedSocket::default();
-    let services = Services { transport: Box::new(socket.clone()), http: Rc::new(NoHttp), store: Store::memory("web-notify") };
-    let messenger = mount(root.clone(), app, DeploymentConfig::default(), services).unwrap();
-    Fixture { messenger: Some(messenger), socket, root }
+    Fixture::mount_with(pairs, DeploymentConfig::default(), Store::memory("web-notify"))
 }
 
 /// Collects the `detail` of every `threadline:notify` until dropped.

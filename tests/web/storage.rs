@@ -4,27 +4,17 @@
 //! property that throws (blocked by privacy settings), and garbage under the app's keys. In
 //! every case the messenger connects, sends and shows messages, and says what it cannot keep.
 
-use std::rc::Rc;
-
 use serde_json::json;
-use threadline::{mount, AppConfig, Locale, RawConfig, Services, SocketEvent, Store};
+use threadline::{Locale, SocketEvent, Store};
 use threadline_core::protocol::DeploymentConfig;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
-use super::{agent_text, document, session, settle, Fixture, NoHttp, ScriptedSocket};
+use super::{agent_text, echo, js, session, settle, Fixture};
 
 /// Mounts a messenger for `deployment_id` on the production storage adapter.
 fn mount_on_browser_storage(deployment_id: &str) -> Fixture {
-    let root: web_sys::HtmlElement = document().create_element("div").unwrap().unchecked_into();
-    document().body().unwrap().append_child(&root).unwrap();
-    let mut app = AppConfig::with_server("http://127.0.0.1:9");
-    app.apply(&RawConfig::from_pairs([("locale", "en")]));
-    app.deployment_id = deployment_id.to_string();
-    let socket = ScriptedSocket::default();
-    let services = Services { transport: Box::new(socket.clone()), http: Rc::new(NoHttp), store: Store::browser(deployment_id) };
-    let messenger = mount(root.clone(), app, DeploymentConfig::default(), services).unwrap();
-    Fixture { messenger: Some(messenger), socket, root }
+    Fixture::mount_with(&[("locale", "en"), ("deploymentId", deployment_id)], DeploymentConfig::default(), Store::browser(deployment_id))
 }
 
 /// Opens the panel and waits (bounded) for the socket: with working storage the tab first wins
@@ -51,18 +41,13 @@ async fn assert_conversation_works(fixture: &Fixture, tag: &str) {
     fixture.type_and_send(&text).await;
     let sent = fixture.socket.actions("onMessage");
     let frame = sent.iter().find(|frame| frame["message"]["text"] == text.as_str()).expect("the composer sent the message");
-    let tracing_id = frame["tracingId"].clone();
-    fixture.socket.frame(json!({
-        "type": "message", "class": "StructuredMessage", "code": 200, "tracingId": tracing_id,
-        "body": {"id": format!("echo-{tag}"), "type": "Text", "direction": "Inbound", "text": text,
-                 "channel": {"time": js_sys::Date::new_0().to_iso_string().as_string().unwrap()}}
-    }));
+    fixture.socket.frame(echo(&frame["tracingId"], &format!("echo-{tag}"), &text));
     settle().await;
-    let own = fixture.find(&format!("[data-testid=\"message\"][data-id=\"echo-{tag}\"]")).expect("the echoed message is shown");
+    let own = fixture.message(&format!("echo-{tag}")).expect("the echoed message is shown");
     assert_eq!(own.get_attribute("data-status").as_deref(), Some("sent"));
     fixture.socket.frame(agent_text(&format!("agent-{tag}"), &format!("agent answers {tag}")));
     settle().await;
-    let agent = fixture.find(&format!("[data-testid=\"message\"][data-id=\"agent-{tag}\"]")).expect("the agent message is shown");
+    let agent = fixture.message(&format!("agent-{tag}")).expect("the agent message is shown");
     assert!(agent.text_content().unwrap().contains(&format!("agent answers {tag}")));
 }
 
@@ -70,12 +55,25 @@ fn notice(fixture: &Fixture) -> Option<String> {
     fixture.testid("storage-notice").and_then(|notice| notice.text_content())
 }
 
-fn run_js(body: &str) {
-    js_sys::Function::new_no_args(body).call0(&JsValue::NULL).unwrap();
+/// Mounts `deployment_id` on storage that cannot keep the chat and checks that the notice says
+/// so (`why`: the assertion's message) and that the conversation (`tag`) works all the same.
+async fn mount_unavailable_and_converse(deployment_id: &str, tag: &str, why: &str) -> Fixture {
+    let fixture = mount_on_browser_storage(deployment_id);
+    settle().await;
+    assert_eq!(notice(&fixture).as_deref(), Some(UNAVAILABLE_EN), "{why}");
+    open_and_connect(&fixture).await;
+    assert_conversation_works(&fixture, tag).await;
+    fixture
 }
 
 fn local_storage() -> web_sys::Storage {
     web_sys::window().unwrap().local_storage().unwrap().unwrap()
+}
+
+/// Removes the token and outbox a test left in `storage` for `deployment_id`.
+fn remove_token_and_outbox(storage: &web_sys::Storage, deployment_id: &str) {
+    storage.remove_item(&format!("threadline:{deployment_id}:token")).unwrap();
+    storage.remove_item(&format!("threadline:{deployment_id}:outbox")).unwrap();
 }
 
 /// Replaces `Storage.prototype[method]` with one that throws a `DOMException` named `error`,
@@ -86,11 +84,14 @@ struct StoragePatch {
 
 impl StoragePatch {
     fn throwing(method: &'static str, error: &str) -> Self {
-        run_js(&format!(
-            "const proto = Storage.prototype;
-             proto.__tlOriginal_{method} = proto.__tlOriginal_{method} || proto.{method};
-             proto.{method} = function () {{ throw new DOMException('refused by the test', '{error}'); }};"
-        ));
+        js(
+            &format!(
+                "const proto = Storage.prototype;
+                 proto.__tlOriginal_{method} = proto.__tlOriginal_{method} || proto.{method};
+                 proto.{method} = function () {{ throw new DOMException('refused by the test', '{error}'); }};"
+            ),
+            &[],
+        );
         Self { method }
     }
 }
@@ -98,10 +99,13 @@ impl StoragePatch {
 impl Drop for StoragePatch {
     fn drop(&mut self) {
         let method = self.method;
-        run_js(&format!(
-            "const proto = Storage.prototype;
-             if (proto.__tlOriginal_{method}) {{ proto.{method} = proto.__tlOriginal_{method}; delete proto.__tlOriginal_{method}; }}"
-        ));
+        js(
+            &format!(
+                "const proto = Storage.prototype;
+                 if (proto.__tlOriginal_{method}) {{ proto.{method} = proto.__tlOriginal_{method}; delete proto.__tlOriginal_{method}; }}"
+            ),
+            &[],
+        );
     }
 }
 
@@ -111,13 +115,14 @@ struct BlockedLocalStorage;
 
 impl BlockedLocalStorage {
     fn install() -> Self {
-        run_js(
+        js(
             "window.__tlLocalStorageDescriptor = Object.getOwnPropertyDescriptor(window, 'localStorage')
                || Object.getOwnPropertyDescriptor(Window.prototype, 'localStorage');
              Object.defineProperty(window, 'localStorage', {
                configurable: true,
                get() { throw new DOMException('The document is sandboxed', 'SecurityError'); },
              });",
+            &[],
         );
         Self
     }
@@ -125,9 +130,10 @@ impl BlockedLocalStorage {
 
 impl Drop for BlockedLocalStorage {
     fn drop(&mut self) {
-        run_js(
+        js(
             "const saved = window.__tlLocalStorageDescriptor;
              if (saved) { Object.defineProperty(window, 'localStorage', saved); delete window.__tlLocalStorageDescriptor; }",
+            &[],
         );
     }
 }
@@ -136,13 +142,9 @@ const UNAVAILABLE_EN: &str = "This browser cannot save the chat (storage is bloc
 
 #[wasm_bindgen_test]
 async fn full_storage_from_the_start_keeps_the_chat_in_memory_and_says_so() {
-    let patch = StoragePatch::throwing("setItem", "QuotaExceededError");
-    let fixture = mount_on_browser_storage("storage-full-at-start");
-    settle().await;
-    assert_eq!(notice(&fixture).as_deref(), Some(UNAVAILABLE_EN), "the notice says what cannot be kept");
     assert_eq!(Locale::En.strings().storage_unavailable, UNAVAILABLE_EN);
-    open_and_connect(&fixture).await;
-    assert_conversation_works(&fixture, "full").await;
+    let patch = StoragePatch::throwing("setItem", "QuotaExceededError");
+    let fixture = mount_unavailable_and_converse("storage-full-at-start", "full", "the notice says what cannot be kept").await;
     assert_eq!(notice(&fixture).as_deref(), Some(UNAVAILABLE_EN), "the notice stays");
     drop(patch);
     assert_eq!(local_storage().get_item("threadline:storage-full-at-start:token").unwrap(), None, "nothing was written");
@@ -166,19 +168,14 @@ async fn storage_filling_up_mid_conversation_switches_to_memory_and_says_so() {
     drop(patch);
     assert_eq!(storage.get_item("threadline:storage-fills-up:token").unwrap(), token, "the stored token is left alone");
     drop(fixture);
-    storage.remove_item("threadline:storage-fills-up:token").unwrap();
-    storage.remove_item("threadline:storage-fills-up:outbox").unwrap();
+    remove_token_and_outbox(&storage, "storage-fills-up");
 }
 
 #[wasm_bindgen_test]
 async fn blocked_local_storage_keeps_the_chat_in_memory_and_says_so() {
     let blocked = BlockedLocalStorage::install();
     assert!(web_sys::window().unwrap().local_storage().is_err(), "reading localStorage throws");
-    let fixture = mount_on_browser_storage("storage-blocked");
-    settle().await;
-    assert_eq!(notice(&fixture).as_deref(), Some(UNAVAILABLE_EN));
-    open_and_connect(&fixture).await;
-    assert_conversation_works(&fixture, "blocked").await;
+    let fixture = mount_unavailable_and_converse("storage-blocked", "blocked", "the notice says the chat cannot be kept").await;
     drop(fixture);
     drop(blocked);
     assert!(web_sys::window().unwrap().local_storage().is_ok(), "localStorage restored");
@@ -187,11 +184,7 @@ async fn blocked_local_storage_keeps_the_chat_in_memory_and_says_so() {
 #[wasm_bindgen_test]
 async fn storage_whose_reads_throw_is_treated_as_unavailable() {
     let patch = StoragePatch::throwing("getItem", "SecurityError");
-    let fixture = mount_on_browser_storage("storage-reads-throw");
-    settle().await;
-    assert_eq!(notice(&fixture).as_deref(), Some(UNAVAILABLE_EN), "a store that cannot be read back cannot keep the chat");
-    open_and_connect(&fixture).await;
-    assert_conversation_works(&fixture, "reads").await;
+    let fixture = mount_unavailable_and_converse("storage-reads-throw", "reads", "a store that cannot be read back cannot keep the chat").await;
     drop(patch);
     drop(fixture);
 }
@@ -222,8 +215,7 @@ async fn garbage_under_the_apps_keys_is_reset_and_reported() {
         let stored = storage.get_item(&format!("threadline:{deployment}:token")).unwrap();
         assert_eq!(stored.as_deref(), Some(sent_token.as_str()), "{deployment}: the fresh token replaced the garbage");
         drop(fixture);
-        storage.remove_item(&format!("threadline:{deployment}:token")).unwrap();
-        storage.remove_item(&format!("threadline:{deployment}:outbox")).unwrap();
+        remove_token_and_outbox(&storage, deployment);
     }
 }
 
@@ -236,9 +228,7 @@ async fn the_unsent_draft_survives_a_page_load_and_goes_once_sent() {
 
     let fixture = mount_on_browser_storage(deployment);
     open_and_connect(&fixture).await;
-    let composer: web_sys::HtmlTextAreaElement = fixture.must("composer").unchecked_into();
-    composer.set_value("my order number is 12345 and");
-    composer.dispatch_event(&web_sys::Event::new("input").unwrap()).unwrap();
+    fixture.type_text("my order number is 12345 and");
     settle().await;
     assert_eq!(storage.get_item(&key).unwrap().as_deref(), Some("my order number is 12345 and"), "the draft is kept as typed");
     // The customer follows a link on the site: this page (and its messenger) goes away.
@@ -257,6 +247,5 @@ async fn the_unsent_draft_survives_a_page_load_and_goes_once_sent() {
     assert_eq!(composer.value(), "");
     assert_eq!(storage.get_item(&key).unwrap(), None, "a sent draft is forgotten");
     drop(fixture);
-    storage.remove_item(&format!("threadline:{deployment}:token")).unwrap();
-    storage.remove_item(&format!("threadline:{deployment}:outbox")).unwrap();
+    remove_token_and_outbox(&storage, deployment);
 }

@@ -1,39 +1,21 @@
 //! The messenger's richer controls with the scripted transport: date/time-slot pickers, the
 //! "clear conversation" control, pasting an image, and the categorised emoji picker.
 
-use std::rc::Rc;
-
 use serde_json::{json, Value};
-use threadline::{mount, AppConfig, Messenger, RawConfig, Services, Store};
+use threadline::Store;
 use threadline_core::protocol::DeploymentConfig;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
-use super::{agent_text, document, session, settle, Fixture, NoHttp, ScriptedSocket};
+use super::{agent_text, document, echo, js, now_iso, session, settle, Fixture};
 
 /// A fixture whose deployment config is `deployment` (the default fixture has none).
 fn mount_with(deployment: Value) -> Fixture {
-    let root: web_sys::HtmlElement = document().create_element("div").unwrap().unchecked_into();
-    document().body().unwrap().append_child(&root).unwrap();
-    let mut app = AppConfig::with_server("http://127.0.0.1:9");
-    app.apply(&RawConfig::from_pairs([("locale", "en")]));
-    let socket = ScriptedSocket::default();
-    let services = Services { transport: Box::new(socket.clone()), http: Rc::new(NoHttp), store: Store::memory("web-ui-test") };
-    let deployment = DeploymentConfig::from_json(&deployment.to_string()).unwrap();
-    let messenger: Messenger = mount(root.clone(), app, deployment, services).unwrap();
-    Fixture { messenger: Some(messenger), socket, root }
+    Fixture::mount_with(&[("locale", "en")], DeploymentConfig::from_json(&deployment.to_string()).unwrap(), Store::memory("web-ui-test"))
 }
 
 fn clear_enabled() -> Value {
     json!({"messenger": {"apps": {"conversations": {"enabled": true, "conversationClear": {"enabled": true}}}}})
-}
-
-/// Runs a little JavaScript with `args` bound to `a`, `b`, … and returns its value.
-fn js(body: &str, args: &[JsValue]) -> JsValue {
-    let names = ["a", "b", "c"];
-    let function = js_sys::Function::new_with_args(&names[..args.len()].join(","), body);
-    let array: js_sys::Array = args.iter().collect();
-    function.apply(&JsValue::NULL, &array).unwrap()
 }
 
 /// The browser's own `Intl` rendering of a time, to compare with what the picker shows.
@@ -54,6 +36,11 @@ fn focused() -> Option<web_sys::HtmlElement> {
     document().active_element().map(|element| element.unchecked_into())
 }
 
+/// The attribute `name` of the focused element.
+fn focused_attr(name: &str) -> Option<String> {
+    focused().and_then(|element| element.get_attribute(name))
+}
+
 // Slots ten and ten-thirty UTC on one day and one two days later: the same grouping in every
 // time zone from UTC-10 to UTC+13. Far ahead: an open picker offers only times to come.
 const SLOT_A1: &str = "2099-05-12T10:00:00.000Z";
@@ -72,7 +59,7 @@ fn date_picker_frame_with(id: &str, times: &[&str]) -> Value {
         "body": {
             "id": id, "type": "Structured", "direction": "Outbound", "text": "Pick a time for your callback",
             "originatingEntity": "Bot",
-            "channel": {"time": js_sys::Date::new_0().to_iso_string().as_string().unwrap()},
+            "channel": {"time": now_iso()},
             "content": [{"contentType": "DatePicker", "datePicker": {
                 "title": "Schedule a callback",
                 "subtitle": "All times in your local time zone",
@@ -128,13 +115,9 @@ async fn date_picker_shows_slots_by_day_and_answers_once_per_spec() {
     assert!(own_text.contains(&intl_time(SLOT_A2)) && !own_text.contains("T10:30"), "answer shown as a local time, was {own_text:?}");
 
     // The echo keeps the answer readable and the picker answered.
-    let tracing_id = sent[0]["tracingId"].clone();
-    fixture.socket.frame(json!({
-        "type": "message", "class": "StructuredMessage", "code": 200, "tracingId": tracing_id,
-        "body": {"id": "srv-answer", "type": "Text", "direction": "Inbound", "text": "",
-                 "channel": {"time": js_sys::Date::new_0().to_iso_string().as_string().unwrap()},
-                 "content": [{"contentType": "ButtonResponse", "buttonResponse": response.clone()}]}
-    }));
+    let mut answer = echo(&sent[0]["tracingId"], "srv-answer", "");
+    answer["body"]["content"] = json!([{"contentType": "ButtonResponse", "buttonResponse": response.clone()}]);
+    fixture.socket.frame(answer);
     settle().await;
     let own = fixture.find("[data-testid=\"message\"][data-author=\"customer\"]").unwrap();
     assert_eq!(own.get_attribute("data-status").as_deref(), Some("sent"));
@@ -193,11 +176,11 @@ async fn clear_conversation_asks_first_then_clears() {
     fixture.must("clear-conversation").click();
     settle().await;
     assert!(fixture.testid("clear-confirm").is_some(), "a confirmation step");
-    assert_eq!(focused().and_then(|element| element.get_attribute("data-testid")).as_deref(), Some("clear-confirm"));
+    assert_eq!(focused_attr("data-testid").as_deref(), Some("clear-confirm"));
     fixture.must("clear-cancel").click();
     settle().await;
     assert!(fixture.testid("clear-confirm").is_none());
-    assert_eq!(focused().and_then(|element| element.get_attribute("data-testid")).as_deref(), Some("clear-conversation"));
+    assert_eq!(focused_attr("data-testid").as_deref(), Some("clear-conversation"));
     assert!(fixture.socket.0.borrow().sent.iter().all(|frame| !frame.contains("\"Clear\"")), "cancel sends nothing");
 
     // Escape withdraws the question, not the panel.
@@ -300,13 +283,12 @@ async fn emoji_picker_has_categories_keyboard_navigation_and_inserts_at_the_care
     let fixture = Fixture::mount("en");
     fixture.connect(session(1800, 1800)).await;
     let composer: web_sys::HtmlTextAreaElement = fixture.must("composer").unchecked_into();
-    composer.set_value("ab");
-    composer.dispatch_event(&web_sys::Event::new("input").unwrap()).unwrap();
+    fixture.type_text("ab");
     composer.set_selection_range(1, 1).unwrap();
 
     fixture.must("emoji").click();
     settle().await;
-    assert_eq!(focused().and_then(|element| element.get_attribute("data-index")).as_deref(), Some("0"), "focus moves into the grid");
+    assert_eq!(focused_attr("data-index").as_deref(), Some("0"), "focus moves into the grid");
     let categories = fixture.all("[data-testid=\"emoji-category\"]").len();
     assert!(categories >= 6, "{categories} categories");
     let mut total = 0;
@@ -315,7 +297,7 @@ async fn emoji_picker_has_categories_keyboard_navigation_and_inserts_at_the_care
         fixture.all("[data-testid=\"emoji-category\"]")[index].click();
         settle().await;
         assert_eq!(fixture.all("[data-testid=\"emoji-category\"]")[index].get_attribute("aria-selected").as_deref(), Some("true"));
-        assert_eq!(focused().and_then(|element| element.get_attribute("data-index")).as_deref(), Some("0"), "its first emoji takes focus");
+        assert_eq!(focused_attr("data-index").as_deref(), Some("0"), "its first emoji takes focus");
         total += fixture.all(".tl-emoji").len();
     }
     assert!((150..=250).contains(&total), "{total} emoji");
@@ -325,7 +307,7 @@ async fn emoji_picker_has_categories_keyboard_navigation_and_inserts_at_the_care
     let first = fixture.find(".tl-emoji[data-index=\"0\"]").unwrap();
     key(&first, "ArrowRight");
     settle().await;
-    assert_eq!(focused().and_then(|element| element.get_attribute("data-index")).as_deref(), Some("1"));
+    assert_eq!(focused_attr("data-index").as_deref(), Some("1"));
     key(&focused().unwrap(), "ArrowDown");
     settle().await;
     let target = focused().unwrap();
@@ -336,7 +318,7 @@ async fn emoji_picker_has_categories_keyboard_navigation_and_inserts_at_the_care
     settle().await;
     assert_eq!(composer.value(), format!("a{emoji}b"), "inserted at the caret");
     assert!(fixture.testid("emoji-picker").is_none(), "the picker closes");
-    assert_eq!(focused().and_then(|element| element.get_attribute("data-testid")).as_deref(), Some("composer"));
+    assert_eq!(focused_attr("data-testid").as_deref(), Some("composer"));
     assert_eq!(composer.selection_start().unwrap(), Some(1 + emoji.encode_utf16().count() as u32), "caret after the emoji");
 
     // Escape closes the picker only and returns to the composer.
@@ -346,7 +328,7 @@ async fn emoji_picker_has_categories_keyboard_navigation_and_inserts_at_the_care
     settle().await;
     assert!(fixture.testid("emoji-picker").is_none());
     assert_eq!(fixture.attr("messenger", "data-state"), "open");
-    assert_eq!(focused().and_then(|element| element.get_attribute("data-testid")).as_deref(), Some("composer"));
+    assert_eq!(focused_attr("data-testid").as_deref(), Some("composer"));
 
     // The inserted text is what gets sent.
     fixture.must("send").click();
@@ -365,16 +347,7 @@ async fn scroll_transcript(transcript: &web_sys::HtmlElement, top: i32) {
 async fn new_messages_below_a_reader_scrolled_up_offer_a_jump_and_an_own_send_scrolls_down() {
     let fixture = Fixture::mount("en");
     fixture.connect(session(1800, 1800)).await;
-    // The tests load no stylesheet: give the transcript the fixed height and scrollbar it has in the app.
-    let transcript = fixture.must("transcript");
-    for (name, value) in [("display", "block"), ("height", "300px"), ("overflow-y", "auto")] {
-        transcript.style().set_property(name, value).unwrap();
-    }
-    for index in 0..30 {
-        fixture.socket.frame(agent_text(&format!("m{index}"), &format!("message number {index}")));
-    }
-    settle().await;
-    settle().await;
+    let transcript = fixture.fill_sized_transcript(30).await;
     let jump = fixture.must("jump-latest");
     assert!(jump.hidden(), "nothing below while pinned to the newest message");
 
@@ -443,25 +416,20 @@ async fn a_card_picture_that_does_not_load_is_removed_not_shown_broken() {
 async fn composer_counter_shows_what_is_left_near_the_limit_and_how_much_is_over() {
     let fixture = Fixture::mount("en");
     fixture.connect(session(1800, 1800)).await;
-    let composer: web_sys::HtmlTextAreaElement = fixture.must("composer").unchecked_into();
     let send: web_sys::HtmlButtonElement = fixture.must("send").unchecked_into();
-    let type_text = |text: String| {
-        composer.set_value(&text);
-        composer.dispatch_event(&web_sys::Event::new("input").unwrap()).unwrap();
-    };
     let counter = || fixture.find(".tl-counter").map(|counter| counter.text_content().unwrap_or_default());
 
-    type_text("a".repeat(100));
+    fixture.type_text(&"a".repeat(100));
     settle().await;
     assert_eq!(counter(), None, "far from the 4,096-character limit: no counter");
     assert!(!send.disabled());
 
-    type_text("a".repeat(4000));
+    fixture.type_text(&"a".repeat(4000));
     settle().await;
     assert_eq!(counter().as_deref(), Some("96 characters left"));
     assert!(!send.disabled());
 
-    type_text("a".repeat(4100));
+    fixture.type_text(&"a".repeat(4100));
     settle().await;
     assert_eq!(counter().as_deref(), Some("4 characters too many"));
     assert!(send.disabled(), "an over-long message cannot be sent");
