@@ -29,7 +29,7 @@ const BODY_MAX_CHARS: usize = 140;
 /// (before the model applied it): not shown yet (`is_shown`, the model's O(1) key index) and
 /// not above the newest row shown (`newest`). Not an edit of a shown message, not older history
 /// loaded above, not a replayed transcript.
-pub fn fresh_message<'a>(event: &'a Event, is_shown: impl Fn(&EntryKey) -> bool, newest: Option<OrderKey>) -> Option<&'a TranscriptEntry> {
+pub fn fresh_message(event: &Event, is_shown: impl Fn(&EntryKey) -> bool, newest: Option<OrderKey>) -> Option<&TranscriptEntry> {
     let Event::EntryUpserted(entry) = event else { return None };
     if !matches!(entry.author, Author::Agent | Author::Bot) || entry.kind != EntryKind::Message {
         return None;
