@@ -108,26 +108,13 @@ impl SplitMix {
     }
 }
 
-/// Which fault classes a schedule may use and how often.
+/// How often a schedule faults data frames (every fault class of a direction is equally likely).
 #[derive(Clone, Copy, Debug)]
 pub struct FaultMix {
     /// Share of data frames that get a fault, in percent.
     pub percent: u64,
     /// Connection cuts (drop+cut, cut, truncate's cut) allowed per seed.
     pub max_cuts: u64,
-    pub delay: bool,
-    pub duplicate: bool,
-    pub reorder: bool,
-    pub truncate: bool,
-    pub drop_then_cut: bool,
-    pub cut: bool,
-}
-
-impl FaultMix {
-    /// Every fault class on.
-    pub fn all(percent: u64, max_cuts: u64) -> Self {
-        Self { percent, max_cuts, delay: true, duplicate: true, reorder: true, truncate: true, drop_then_cut: true, cut: true }
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,31 +187,19 @@ impl Shared {
         if !rng.chance(plan.mix.percent) {
             return Fault::Pass;
         }
-        let mix = plan.mix;
-        let candidates: Vec<Fault> = match dir {
-            Direction::ServerToClient => [
-                (mix.delay, Fault::Delay(rng.between(20, 250))),
-                (mix.duplicate, Fault::Duplicate),
-                (mix.reorder, Fault::Reorder),
-                (mix.truncate, Fault::Truncate { keep_permille: rng.between(50, 950), cut_after: rng.below(3) }),
-                (mix.drop_then_cut, Fault::DropThenCut),
-                (mix.cut, Fault::CutAfter),
-            ]
-            .into_iter()
-            .filter_map(|(on, fault)| on.then_some(fault))
-            .collect(),
-            Direction::ClientToServer => [
-                (mix.delay, Fault::Delay(rng.between(20, 250))),
-                (mix.drop_then_cut, Fault::DropThenCut),
-                (mix.cut, Fault::CutAfter),
-            ]
-            .into_iter()
-            .filter_map(|(on, fault)| on.then_some(fault))
-            .collect(),
+        // Every candidate's parameters are drawn (in this order) before one is picked, so a seed
+        // keeps its schedule.
+        let candidates = match dir {
+            Direction::ServerToClient => vec![
+                Fault::Delay(rng.between(20, 250)),
+                Fault::Duplicate,
+                Fault::Reorder,
+                Fault::Truncate { keep_permille: rng.between(50, 950), cut_after: rng.below(3) },
+                Fault::DropThenCut,
+                Fault::CutAfter,
+            ],
+            Direction::ClientToServer => vec![Fault::Delay(rng.between(20, 250)), Fault::DropThenCut, Fault::CutAfter],
         };
-        if candidates.is_empty() {
-            return Fault::Pass;
-        }
         let fault = candidates[rng.below(candidates.len() as u64) as usize];
         if fault.cuts() {
             if plan.cuts_left == 0 {

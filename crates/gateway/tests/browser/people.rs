@@ -1,6 +1,8 @@
 //! People (issue 6 §2, §4, §7): keyboard use and focus, right-to-left Arabic, the polite live
 //! region, the unread badge and the agent typing indicator.
 
+use std::sync::OnceLock;
+
 use fantoccini::key::Key;
 use serde_json::json;
 
@@ -185,17 +187,27 @@ axe.run(document.querySelector('.tl-root'), { resultTypes: ['violations'] })
   .catch(error => done([{ id: 'axe-failed', impact: 'critical', help: String(error), nodes: [] }]));
 "#;
 
-impl Env {
-    /// Audits the messenger as it is shown now with axe-core (installed by scripts/tools.sh from
-    /// npm) and fails on any violation, naming the state.
-    async fn assert_accessible(&self, state: &str) {
+/// axe-core's source (installed by scripts/tools.sh from npm), read from disk once.
+fn axe_source() -> &'static str {
+    static AXE: OnceLock<String> = OnceLock::new();
+    AXE.get_or_init(|| {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/node_modules/axe-core/axe.min.js");
-        let axe = std::fs::read_to_string(&path)
-            .unwrap_or_else(|error| panic!("{}: {error} (scripts/tools.sh installs axe-core)", path.display()));
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("{}: {error} (scripts/tools.sh installs axe-core)", path.display()))
+    })
+}
+
+impl Env {
+    /// Audits the messenger as it is shown now with axe-core and fails on any violation, naming
+    /// the state. axe-core is injected once per loaded page.
+    async fn assert_accessible(&self, state: &str) {
+        let axe = axe_source();
         // Colours are judged as they come to rest, not halfway through the panel's fade-in
         // (endless animations such as the typing dots never finish and do not count).
         self.wait_js("document.getAnimations().every(a => a.effect.getTiming().iterations === Infinity)", json!(true), 5).await;
-        self.client.execute(&axe, vec![]).await.expect("load axe-core into the page");
+        if self.js("return typeof axe === 'undefined';").await == json!(true) {
+            self.client.execute(axe, vec![]).await.expect("load axe-core into the page");
+        }
         let violations = self.client.execute_async(AXE_RUN_JS, vec![]).await.expect("run axe-core");
         if violations != json!([]) {
             self.screenshot(&format!("axe-{state}")).await;

@@ -9,10 +9,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::harness::{raw_request, Env};
-use crate::messenger::nonce;
+use crate::loopback_http::RawResponse;
+use crate::messenger::{nonce, ShownMessage};
 
 /// Replaces `window.alert` with a recorder, so a script injected through a message shows up
 /// as data instead of a dialog that would block WebDriver.
@@ -118,25 +119,16 @@ async fn customer_image_is_uploaded_stored_and_shown_inline() {
         env.type_and_send(&caption).await;
     }
     env.wait_messages("the customer's image message, sent", 15, |shown| own_image(shown).is_some()).await;
-    env.wait_js(IMAGE_LOADED_JS.replace("DIRECTION", "inbound").as_str(), json!(true), 10).await;
+    env.wait_image_loaded("inbound").await;
     env.screenshot("image-sent").await;
 
     let token = env.wait_session_token(&deployment, 5).await;
-    let session = env.session(&token, &deployment);
-    let attachment = session["transcript"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|body| body["content"].as_array().cloned().unwrap_or_default())
-        .find(|content| content["contentType"] == "Attachment")
+    let (session, attachments) = server_attachments(&env, &token, &deployment);
+    let attachment = attachments
+        .first()
         .unwrap_or_else(|| panic!("the server transcript has no Attachment content: {session}"));
-    let url = attachment["attachment"]["url"]
-        .as_str()
-        .unwrap_or_else(|| panic!("the stored attachment has no url: {attachment}"));
-    let path = url
-        .strip_prefix(&env.base)
-        .unwrap_or_else(|| panic!("attachment url {url} is not on the gateway {}", env.base));
-    let download = raw_request(env.gateway_addr(), "GET", path, None).expect("download the attachment");
+    let download = download_attachment(&env, attachment);
+    let url = &attachment["attachment"]["url"];
     assert_eq!(download.status, 200, "GET {url} answered {}", download.status);
     assert_eq!(download.header("content-type"), Some("image/png"), "GET {url} content type");
     assert_eq!(download.body, png, "the downloaded bytes differ from the uploaded PNG");
@@ -170,7 +162,7 @@ async fn agent_image_is_shown_inline() {
         shown.iter().any(|m| m.direction == "outbound" && m.images > 0)
     })
     .await;
-    env.wait_js(IMAGE_LOADED_JS.replace("DIRECTION", "outbound").as_str(), json!(true), 10).await;
+    env.wait_image_loaded("outbound").await;
     env.screenshot("image-received").await;
     env.finish().await;
 }
@@ -179,12 +171,46 @@ async fn agent_image_is_shown_inline() {
 const IMAGE_LOADED_JS: &str = "Array.from(document.querySelectorAll('[data-testid=message][data-direction=DIRECTION] img'))\
     .some(i => i.complete && i.naturalWidth > 0)";
 
-fn own_image(shown: &[crate::messenger::ShownMessage]) -> Option<&crate::messenger::ShownMessage> {
+impl Env {
+    /// Waits (10 s) until a message of `direction` (`inbound`, `outbound`) shows an `<img>`
+    /// that finished loading with real pixels.
+    pub(crate) async fn wait_image_loaded(&self, direction: &str) {
+        self.wait_js(&IMAGE_LOADED_JS.replace("DIRECTION", direction), json!(true), 10).await;
+    }
+}
+
+/// The customer's own image message once it is sent.
+pub(crate) fn own_image(shown: &[ShownMessage]) -> Option<&ShownMessage> {
     shown.iter().find(|m| m.direction == "inbound" && m.images > 0 && m.status == "sent")
 }
 
+/// The `Attachment` contents of the server's transcript for `token`, oldest first, with the
+/// session they were read from (for failure messages).
+pub(crate) fn server_attachments(env: &Env, token: &str, deployment: &str) -> (Value, Vec<Value>) {
+    let session = env.session(token, deployment);
+    let attachments = session["transcript"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|body| body["content"].as_array().cloned().unwrap_or_default())
+        .filter(|content| content["contentType"] == "Attachment")
+        .collect();
+    (session, attachments)
+}
+
+/// Downloads a stored `Attachment` content (one of [`server_attachments`]) from the gateway.
+pub(crate) fn download_attachment(env: &Env, attachment: &Value) -> RawResponse {
+    let url = attachment["attachment"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the stored attachment has no url: {attachment}"));
+    let path = url
+        .strip_prefix(&env.base)
+        .unwrap_or_else(|| panic!("attachment url {url} is not on the gateway {}", env.base));
+    raw_request(env.gateway_addr(), "GET", path, None).expect("download the attachment")
+}
+
 /// Polls the messages for `secs` seconds; true as soon as `done` holds.
-async fn wait_until(env: &Env, secs: u64, done: impl Fn(&[crate::messenger::ShownMessage]) -> bool) -> bool {
+async fn wait_until(env: &Env, secs: u64, done: impl Fn(&[ShownMessage]) -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < deadline {
         if done(&env.messages().await) {

@@ -11,13 +11,13 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::harness::Env;
+use crate::harness::{http_request, Env};
 use crate::messenger::{assert_shown_once_in_order, assert_unique_ids, nonce};
-use crate::rendering::{file_input, solid_png};
+use crate::rendering::{download_attachment, file_input, own_image, server_attachments, solid_png};
 
 /// Records every `data-state` of the status element with the page's wall clock, so a handover
 /// can be timed from inside a tab (`window.__tlTimedStates = [[state, ms], …]`).
-const RECORD_TIMED_STATES_JS: &str = r#"
+pub(crate) const RECORD_TIMED_STATES_JS: &str = r#"
     window.__tlTimedStates = [];
     const note = () => {
       const e = document.querySelector('[data-testid=status]');
@@ -30,19 +30,26 @@ const RECORD_TIMED_STATES_JS: &str = r#"
       { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
 "#;
 
+/// When the status recorded by [`RECORD_TIMED_STATES_JS`] went back to `connected` after
+/// leaving it (`null`: not yet).
+const RECONNECTED_AT_JS: &str = "const log = window.__tlTimedStates || []; \
+    const i = log.findIndex(e => e[0] !== 'connected'); \
+    const c = i < 0 ? undefined : log.slice(i).find(e => e[0] === 'connected'); \
+    return c ? c[1] : null;";
+
 /// The unread badge's number (0 when there is no badge).
 const UNREAD_JS: &str = "const b = document.querySelector('[data-testid=unread-badge]'); \
     return b ? parseInt(b.textContent, 10) : 0;";
 
 impl Env {
-    /// Live sockets of every session of `deployment`, summed.
-    fn sockets(&self, deployment: &str) -> u64 {
+    /// Live sockets of every session of `deployment`, summed (the gateway's control API).
+    pub(crate) fn sockets(&self, deployment: &str) -> u64 {
         self.sessions(deployment).iter().map(|session| session["sockets"].as_u64().unwrap_or(0)).sum()
     }
 
     /// Waits until the deployment has exactly `want` live sockets, then checks it stays so for
     /// `settle` (a second socket opening late would show up).
-    async fn wait_sockets(&self, deployment: &str, want: u64, secs: u64, settle: Duration) {
+    pub(crate) async fn wait_sockets(&self, deployment: &str, want: u64, secs: u64, settle: Duration) {
         let deadline = Instant::now() + Duration::from_secs(secs);
         let mut seen = self.sockets(deployment);
         while seen != want {
@@ -58,20 +65,22 @@ impl Env {
         }
     }
 
-    /// Opens a new tab on the deployment's page and switches to it.
-    async fn open_tab(&self, deployment: &str) -> WindowHandle {
+    /// Opens a new (blank) tab and switches to it.
+    pub(crate) async fn new_tab(&self) -> WindowHandle {
         let handle = self.client.new_window(true).await.expect("open a tab").handle;
-        self.client.switch_to_window(handle.clone()).await.expect("switch to the new tab");
-        self.open_page(deployment).await;
+        self.switch_to(&handle).await;
         handle
     }
 
-    /// Opens a new tab on `path` (under the gateway) and switches to it.
-    async fn open_tab_at(&self, path: &str) -> WindowHandle {
-        let handle = self.client.new_window(true).await.expect("open a tab").handle;
-        self.client.switch_to_window(handle.clone()).await.expect("switch to the new tab");
-        self.client.goto(&format!("{}{path}", self.base)).await.expect("load the page");
-        self.wait_for("[data-testid=launcher]", 20).await;
+    /// Opens a new tab on the deployment's page and switches to it.
+    async fn open_tab(&self, deployment: &str) -> WindowHandle {
+        self.open_tab_with(deployment, "").await
+    }
+
+    /// `open_tab` with more page options (`&sound=1`), as `open_page_with`.
+    async fn open_tab_with(&self, deployment: &str, options: &str) -> WindowHandle {
+        let handle = self.new_tab().await;
+        self.open_page_with(deployment, options).await;
         handle
     }
 
@@ -114,7 +123,8 @@ impl Env {
         let _ = socket.close(None).await;
     }
 
-    async fn switch_to(&self, tab: &WindowHandle) {
+    /// Makes `tab` the current window.
+    pub(crate) async fn switch_to(&self, tab: &WindowHandle) {
         self.client.switch_to_window(tab.clone()).await.expect("switch tabs");
     }
 
@@ -329,19 +339,16 @@ impl ThreeTabs {
     }
 }
 
-/// Waits until some tab's recorded status log (`RECORD_TIMED_STATES_JS`) shows `connected`
-/// again after leaving it, and returns the earliest such time (page clock, ms).
-async fn first_reconnect(env: &Env, tabs: &[&WindowHandle], what: &str) -> f64 {
-    let probe = "const log = window.__tlTimedStates || []; \
-        const i = log.findIndex(e => e[0] !== 'connected'); \
-        const c = i < 0 ? undefined : log.slice(i).find(e => e[0] === 'connected'); \
-        return c ? c[1] : null;";
+/// Waits (10 s per tab) until each tab's recorded status log (`RECORD_TIMED_STATES_JS`) shows
+/// `connected` again after leaving it, and returns the earliest such time (page clock, ms).
+/// Leaves the last of `tabs` current.
+pub(crate) async fn first_reconnect(env: &Env, tabs: &[&WindowHandle], what: &str) -> f64 {
     let mut reconnected_at = Vec::new();
     for tab in tabs {
         env.switch_to(tab).await;
         let deadline = Instant::now() + Duration::from_secs(10);
         let at = loop {
-            if let Some(at) = env.js(probe).await.as_f64() {
+            if let Some(at) = env.js(RECONNECTED_AT_JS).await.as_f64() {
                 break at;
             }
             assert!(Instant::now() < deadline, "no reconnect after {what}: {}", env.js("return window.__tlTimedStates;").await);
@@ -407,10 +414,6 @@ const RECORD_UPLOADS_JS: &str = r#"
       { subtree: true, childList: true, attributes: true, characterData: true });
 "#;
 
-/// True when an own (inbound) message shows an `<img>` that loaded.
-const OWN_IMAGE_LOADED_JS: &str = "return Array.from(document.querySelectorAll('[data-testid=message][data-direction=inbound] img'))\
-    .some(i => i.complete && i.naturalWidth > 0);";
-
 /// A leader tab (connected, one message sent) and a follower tab showing the panel, both
 /// recording the upload rows they show; the follower is the current window.
 struct TwoTabs {
@@ -442,19 +445,6 @@ impl TwoTabs {
     }
 }
 
-/// The attachment messages the gateway holds for `token`.
-fn server_attachments(env: &Env, token: &str, deployment: &str) -> (Value, Vec<Value>) {
-    let session = env.session(token, deployment);
-    let attachments = session["transcript"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|body| body["content"].as_array().cloned().unwrap_or_default())
-        .filter(|content| content["contentType"] == "Attachment")
-        .collect();
-    (session, attachments)
-}
-
 /// The leader tab closes while it uploads a follower's file (the server's answers are held
 /// back 2 s): the follower, now leading, uploads the file itself, and it is sent once.
 /// Regression: the file was handed to the leader and forgotten, so it was lost with the leader.
@@ -470,21 +460,14 @@ async fn a_follower_file_survives_the_leader_closing_mid_upload() {
     std::fs::write(&path, &png).expect("write the test PNG");
     file_input(&env).await.send_keys(&path.to_string_lossy()).await.expect("choose the file in the follower");
     // The leader took the file: its upload row (shared with every tab) shows in the follower.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while env.js("return window.__tlUploads.names.length;").await.as_u64().unwrap_or(0) == 0 {
-        assert!(Instant::now() < deadline, "the leader never started the follower's upload");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    env.wait_js("window.__tlUploads.names.length > 0", json!(true), 10).await;
     env.switch_to(&leader).await;
     env.client.close_window().await.expect("close the leader tab");
     let (status, answer) = env.http("DELETE", "/control/faults", None);
     assert_eq!(status, 200, "clearing the faults answered {status}: {answer}");
     env.switch_to(&follower).await;
 
-    env.wait_messages("the image message, sent by the new leader", 20, |shown| {
-        shown.iter().any(|m| m.direction == "inbound" && m.images > 0 && m.status == "sent")
-    })
-    .await;
+    env.wait_messages("the image message, sent by the new leader", 20, |shown| own_image(shown).is_some()).await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let shown = env.messages().await;
     assert_eq!(shown.iter().filter(|m| m.images > 0).count(), 1, "the image shows other than once: {shown:#?}");
@@ -514,15 +497,8 @@ async fn a_follower_tab_sends_an_attachment_through_the_leader() {
 
     for (tab, which) in [(&follower, "follower"), (&leader, "leader")] {
         env.switch_to(tab).await;
-        env.wait_messages(&format!("the image message, sent, in the {which}"), 20, |shown| {
-            shown.iter().any(|m| m.direction == "inbound" && m.images > 0 && m.status == "sent")
-        })
-        .await;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while env.js(OWN_IMAGE_LOADED_JS).await != json!(true) {
-            assert!(Instant::now() < deadline, "the image did not load in the {which} tab");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        env.wait_messages(&format!("the image message, sent, in the {which}"), 20, |shown| own_image(shown).is_some()).await;
+        env.wait_image_loaded("inbound").await;
         let shown = env.messages().await;
         assert_eq!(shown.iter().filter(|m| m.images > 0).count(), 1, "the image shows other than once in the {which}: {shown:#?}");
         assert_unique_ids(&shown);
@@ -541,9 +517,7 @@ async fn a_follower_tab_sends_an_attachment_through_the_leader() {
 
     let (session, attachments) = server_attachments(&env, &token, &deployment);
     assert_eq!(attachments.len(), 1, "the gateway should hold the image once: {session}");
-    let url = attachments[0]["attachment"]["url"].as_str().unwrap_or_default().to_string();
-    let path = url.strip_prefix(&env.base).unwrap_or_else(|| panic!("attachment url {url} is not on the gateway"));
-    let download = crate::harness::raw_request(env.gateway_addr(), "GET", path, None).expect("download the attachment");
+    let download = download_attachment(&env, &attachments[0]);
     assert_eq!(download.body, png, "the stored bytes differ from the follower's file");
     assert_eq!(env.sockets(&deployment), 1, "the follower opened a socket of its own");
     env.finish().await;
@@ -553,25 +527,33 @@ async fn a_follower_tab_sends_an_attachment_through_the_leader() {
 const COUNT_ALERTS_JS: &str = "window.__tlAlerts = []; \
     window.addEventListener('threadline:notify', e => window.__tlAlerts.push(e.detail));";
 
+/// The `threadline:notify` events each of `tabs` counted (`COUNT_ALERTS_JS`), in this order.
+async fn alerts_in(env: &Env, tabs: &[&WindowHandle]) -> Vec<Value> {
+    let mut alerts = Vec::new();
+    for tab in tabs {
+        env.switch_to(tab).await;
+        alerts.push(env.js("return window.__tlAlerts;").await);
+    }
+    alerts
+}
+
 /// With three tabs and the sound on, one agent message nobody is reading rings once in all
 /// (the tab holding the connection), and a message read in an open panel does not ring.
 #[tokio::test]
 async fn a_new_agent_message_rings_in_one_tab_only() {
     let env = Env::start().await;
     let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d" }));
-    let page = format!("/?deploymentId={deployment}&sound=1");
-    env.client.goto(&format!("{}{page}", env.base)).await.expect("load the page");
-    env.wait_for("[data-testid=launcher]", 20).await;
+    env.open_page_with(&deployment, "&sound=1").await;
     env.open_messenger().await;
     env.wait_status("connected", 10).await;
     let tag = nonce();
     env.send_and_confirm(&format!("hello {tag}")).await;
     let token = env.wait_session_token(&deployment, 5).await;
     let first = env.client.window().await.expect("first tab");
-    let second = env.open_tab_at(&page).await;
+    let second = env.open_tab_with(&deployment, "&sound=1").await;
     env.open_messenger().await;
     env.wait_status("connected", 10).await;
-    let third = env.open_tab_at(&page).await;
+    let third = env.open_tab_with(&deployment, "&sound=1").await;
     env.open_messenger().await;
     env.wait_status("connected", 10).await;
     env.wait_sockets(&deployment, 1, 5, Duration::from_millis(500)).await;
@@ -589,11 +571,7 @@ async fn a_new_agent_message_rings_in_one_tab_only() {
         env.wait_js(&format!("(() => {{ {UNREAD_JS} }})()"), json!(1), 10).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut alerts = Vec::new();
-    for tab in tabs {
-        env.switch_to(tab).await;
-        alerts.push(env.js("return window.__tlAlerts;").await);
-    }
+    let alerts = alerts_in(&env, &tabs).await;
     let count = |alerts: &[Value]| alerts.iter().map(|a| a.as_array().map_or(0, Vec::len)).sum::<usize>();
     assert_eq!(count(&alerts), 1, "one message should alert once across the tabs: {alerts:?}");
     assert_eq!(alerts[0].as_array().map(Vec::len), Some(1), "the tab holding the connection alerts: {alerts:?}");
@@ -609,37 +587,13 @@ async fn a_new_agent_message_rings_in_one_tab_only() {
     env.agent_says(&token, &deployment, &read);
     env.wait_messages("the read message", 10, |shown| shown.iter().any(|m| m.text.contains(&read))).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut alerts = Vec::new();
-    for tab in tabs {
-        env.switch_to(tab).await;
-        alerts.push(env.js("return window.__tlAlerts;").await);
-    }
+    let alerts = alerts_in(&env, &tabs).await;
     assert_eq!(count(&alerts), 1, "a message shown in an open panel alerted: {alerts:?}");
     env.finish().await;
 }
 
-/// DevTools' `/json/list` (the tabs with their DevTools sockets). Read up to `Content-Length`:
-/// Chrome keeps the connection open whatever the request says.
+/// DevTools' `/json/list` (the tabs with their DevTools sockets). `http_request` reads up to
+/// `Content-Length`, so Chrome keeping the connection open does not stall it.
 fn devtools_targets(address: &str) -> Value {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(address).unwrap_or_else(|err| panic!("connect to DevTools at {address}: {err}"));
-    stream.set_read_timeout(Some(Duration::from_secs(5))).expect("read timeout");
-    write!(stream, "GET /json/list HTTP/1.1\r\nHost: {address}\r\n\r\n").expect("ask DevTools for its targets");
-    let mut received = Vec::new();
-    let mut buffer = [0u8; 8192];
-    loop {
-        let read = stream.read(&mut buffer).expect("read the DevTools answer");
-        assert!(read > 0, "DevTools closed the connection early: {}", String::from_utf8_lossy(&received));
-        received.extend_from_slice(&buffer[..read]);
-        let text = String::from_utf8_lossy(&received);
-        if let Some(end) = text.find("\r\n\r\n") {
-            let length = text[..end]
-                .lines()
-                .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|value| value.trim().parse::<usize>().unwrap_or(0)))
-                .expect("a Content-Length from DevTools");
-            if received.len() >= end + 4 + length {
-                return serde_json::from_slice(&received[end + 4..end + 4 + length]).expect("DevTools targets as JSON");
-            }
-        }
-    }
+    http_request(address, "GET", "/json/list", None).1
 }
