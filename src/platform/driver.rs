@@ -1036,9 +1036,10 @@ impl Driver {
         if self.role.get() != Role::Leader {
             return;
         }
-        let uploads = self.model.uploads.get_untracked();
         let mut tabs = self.tabs.borrow_mut();
-        if tabs.shared_uploads != uploads {
+        // Runs after every engine call: compared in place, copied only when changed.
+        if self.model.uploads.with_untracked(|uploads| *uploads != tabs.shared_uploads) {
+            let uploads = self.model.uploads.get_untracked();
             tabs.shared_uploads = uploads.clone();
             if let Some(me) = tabs.me() {
                 tabs.post(&TabMessage::Uploads { from: me, uploads });
