@@ -148,22 +148,40 @@ sizes() {
   floor_size "${ours_gz:-0}"
 }
 
-# The UI runtime's own floor: bench/leptos-floor (a counter and a keyed list) through the same
-# profile, wasm-bindgen and wasm-opt -Oz as the messenger. $1: the messenger's gzip total.
+# The floors any messenger on this design starts at, through the same profile, wasm-bindgen and
+# wasm-opt -Oz as the messenger: the UI runtime (bench/leptos-floor: a counter and a keyed list)
+# and the engine with its protocol codec and no UI (bench/core-floor). $1: the messenger's gzip total.
 floor_size() {
-  local built="$LOGS/leptos-floor/wasm32-unknown-unknown/wasm-release/leptos-floor.wasm" out="$LOGS/leptos-floor/out"
+  local ours=$1 floors=0 built=0 name label
+  for name in leptos-floor core-floor; do
+    case $name in
+      leptos-floor) label="Leptos 0.8 CSR floor (bench/leptos-floor: counter + keyed list, wasm + js)" ;;
+      core-floor) label="Engine + protocol floor, no UI (bench/core-floor: threadline-core as the driver uses it, wasm + js)" ;;
+    esac
+    if floor_measure "$name"; then
+      local share="—"; ((ours)) && share="$(ratio "$GZ" "$ours") of ours (gz)"
+      row "Size: $label" "$(size_cell)" "—" "—" "—" "$share"
+      floors=$((floors + GZ)); built=$((built + 1))
+    else
+      row "Size: $label" "n/a (bench/$name not built: scripts/bench.sh without --no-build)" "—" "—" "—" "—"
+    fi
+  done
+  if ((built == 2)); then
+    row "Size: both floors together, before any view (gz)" "$(kb "$floors") gz" \
+      "$(meets "$floors" 100000 "≤ 100 KB gz (the whole messenger's target)")" "—" "—" "—"
+  fi
+}
+
+# Builds nothing: binds and optimises bench/$1's wasm-release build, then measures it into GZ.
+floor_measure() {
+  local name=$1 built="$LOGS/$1/wasm32-unknown-unknown/wasm-release/$1.wasm" out="$LOGS/$1/out"
   local wasm_opt="$ROOT/.tools/node_modules/.bin/wasm-opt"
   [[ -x "$wasm_opt" ]] || wasm_opt=wasm-opt
   rm -rf "$out"; mkdir -p "$out"
-  if [[ -f "$built" ]] && wasm-bindgen --target web --out-dir "$out" "$built" >>"$LOGS/build.log" 2>&1 \
-     && "$wasm_opt" -Oz --enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int \
-          --enable-sign-ext --enable-mutable-globals "$out/leptos-floor_bg.wasm" -o "$out/floor.wasm" >>"$LOGS/build.log" 2>&1; then
-    measure "$out/floor.wasm" "$out/leptos-floor.js"
-    local share="—"; (($1)) && share="$(ratio "$GZ" "$1") of ours (gz)"
-    row "Size: Leptos 0.8 CSR floor (bench/leptos-floor: counter + keyed list, wasm + js)" "$(size_cell)" "—" "—" "—" "$share"
-  else
-    row "Size: Leptos 0.8 CSR floor" "n/a (bench/leptos-floor not built: scripts/bench.sh without --no-build)" "—" "—" "—" "—"
-  fi
+  [[ -f "$built" ]] && wasm-bindgen --target web --out-dir "$out" "$built" >>"$LOGS/build.log" 2>&1 \
+    && "$wasm_opt" -Oz --enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int \
+         --enable-sign-ext --enable-mutable-globals "$out/${name}_bg.wasm" -o "$out/floor.wasm" >>"$LOGS/build.log" 2>&1 \
+    && measure "$out/floor.wasm" "$out/$name.js"
 }
 
 # --- engine --------------------------------------------------------------------------------------
@@ -254,9 +272,11 @@ if ((build)); then
     >>"$LOGS/build.log" 2>&1 || note "gateway build failed (see target/bench/build.log)"
   cargo build --release -p threadline-core --example engine_bench >>"$LOGS/build.log" 2>&1 \
     || note "engine_bench build failed (see target/bench/build.log)"
-  CARGO_TARGET_DIR="$LOGS/leptos-floor" cargo build --offline --locked --manifest-path bench/leptos-floor/Cargo.toml \
-    --profile wasm-release --target wasm32-unknown-unknown >>"$LOGS/build.log" 2>&1 \
-    || note "leptos-floor build failed (see target/bench/build.log)"
+  for floor in leptos-floor core-floor; do
+    CARGO_TARGET_DIR="$LOGS/$floor" cargo build --offline --locked --manifest-path "bench/$floor/Cargo.toml" \
+      --profile wasm-release --target wasm32-unknown-unknown >>"$LOGS/build.log" 2>&1 \
+      || note "$floor build failed (see target/bench/build.log)"
+  done
 fi
 
 sizes
