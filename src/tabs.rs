@@ -7,7 +7,8 @@
 //!
 //! * A new tab says [`TabMessage::Hello`]; the leader answers with a [`Snapshot`] (connection
 //!   state, transcript, expiry, unread count), then streams every engine [`Event`] as
-//!   [`TabMessage::Event`].
+//!   [`TabMessage::Event`] — once another tab has spoken to it ([`Audience`]): a leader alone
+//!   posts no events, and the first tab to speak gets a snapshot of what was not mirrored.
 //! * A follower's user commands ([`TabCommand`]) go to the leader, which runs them on its engine,
 //!   so the result shows in every tab with the engine's status (queued, sending, sent).
 //! * The leader is elected with the Web Locks API, or with a lease in `localStorage` where locks
@@ -370,6 +371,33 @@ impl PanelTracker {
     /// Forgets every follower (a new leader hears their state again).
     pub fn clear(&mut self) {
         self.open_elsewhere.clear();
+    }
+}
+
+/// The leader's knowledge of whether any other tab listens on the channel. Alone (the common
+/// case) it would otherwise encode and post every engine event for no reader. Any message from
+/// another tab proves one; followers answer each new leader's [`TabMessage::Leader`] with their
+/// panel state, so a new leader hears of them at once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Audience {
+    heard: bool,
+}
+
+impl Audience {
+    /// Notes a message from another tab. True for the first one since this tab began to lead:
+    /// the events it did not mirror until then must reach the other tabs as a snapshot.
+    pub fn hear(&mut self) -> bool {
+        !std::mem::replace(&mut self.heard, true)
+    }
+
+    /// Whether mirroring an event reaches anyone.
+    pub fn is_listening(&self) -> bool {
+        self.heard
+    }
+
+    /// Forgets the other tabs (a new leader hears them again).
+    pub fn clear(&mut self) {
+        self.heard = false;
     }
 }
 
@@ -1460,6 +1488,21 @@ mod tests {
         panels.set("t4", true);
         panels.clear();
         assert!(panels.counts_unread(false));
+    }
+
+    /// Regression: a leader alone encoded and posted every engine event (~0.3 ms per append)
+    /// for no reader. It mirrors once another tab has spoken, and that tab's first word brings
+    /// a snapshot of what was not mirrored.
+    #[test]
+    fn a_leader_mirrors_only_once_another_tab_has_spoken() {
+        let mut audience = Audience::default();
+        assert!(!audience.is_listening(), "alone at first");
+        assert!(audience.hear(), "the first message from another tab calls for a snapshot");
+        assert!(audience.is_listening());
+        assert!(!audience.hear(), "later messages do not");
+        audience.clear();
+        assert!(!audience.is_listening(), "a new term starts alone");
+        assert!(audience.hear());
     }
 
     #[test]

@@ -661,6 +661,7 @@ impl Driver {
             let mut tabs = self.tabs.borrow_mut();
             tabs.watch.reset();
             tabs.panels.clear();
+            tabs.audience.clear();
             tabs.shared_unread = self.model.unread.get_untracked();
         }
         self.role.set(Role::Leader);
@@ -734,6 +735,13 @@ impl Driver {
     fn tab_message(&self, message: TabMessage) {
         let Some(me) = self.tabs.borrow().me() else { return };
         if self.role.get() == Role::Leader {
+            // Events went unmirrored while no other tab was known: the first to speak (unless
+            // it asks for its own snapshot) gets them as one, before anything else is mirrored.
+            let first_listener = self.tabs.borrow_mut().audience.hear();
+            if first_listener && !matches!(message, TabMessage::Hello { .. }) {
+                let snapshot = self.snapshot();
+                self.tabs.borrow().post(&TabMessage::Snapshot { from: me.clone(), to: None, snapshot });
+            }
             match message {
                 TabMessage::Hello { from } => {
                     let snapshot = self.snapshot();
@@ -767,10 +775,10 @@ impl Driver {
                     // The former leader may have gone before settling this tab's files.
                     self.post_own_files();
                 }
-                if self.model.open.get_untracked() {
-                    // The new leader counts unread only while no tab shows the panel.
-                    self.tabs.borrow().post(&TabMessage::Panel { from: me, open: true });
-                }
+                // Said even when closed: it tells the new leader another tab listens
+                // (`Audience`); it counts unread only while no tab shows the panel.
+                let open = self.model.open.get_untracked();
+                self.tabs.borrow().post(&TabMessage::Panel { from: me, open });
             }
             TabMessage::Snapshot { to, snapshot, .. } => {
                 self.follow();
@@ -1004,12 +1012,15 @@ impl Driver {
         }
     }
 
-    /// Leader: mirrors one engine event to the other tabs.
+    /// Leader: mirrors one engine event to the other tabs, if any listens.
     fn mirror(&self, event: &Event) {
         if self.role.get() != Role::Leader || !tabs::is_mirrored(event) {
             return;
         }
         let tabs = self.tabs.borrow();
+        if !tabs.audience.is_listening() {
+            return;
+        }
         if let Some(me) = tabs.me() {
             tabs.post(&TabMessage::Event { from: me, event: tabs::MirroredEvent(event.clone()) });
         }

@@ -26,7 +26,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BroadcastChannel, Event, EventTarget, MessageEvent, Storage};
 
-use crate::tabs::{Lease, LeaseElection, LeaderWatch, PanelTracker, SettledFiles, TabCommand, TabMessage};
+use crate::tabs::{Audience, Lease, LeaseElection, LeaderWatch, PanelTracker, SettledFiles, TabCommand, TabMessage};
 
 /// The driver's coordination state (its role is kept apart, in a `Cell`, for cheap checks).
 #[derive(Default)]
@@ -37,6 +37,8 @@ pub struct TabState {
     pub watch: LeaderWatch,
     /// Leader: which followers show the panel.
     pub panels: PanelTracker,
+    /// Leader: whether another tab listens (events are mirrored only then).
+    pub audience: Audience,
     /// Commands given before the election decided, run or forwarded once it has.
     pub waiting: Vec<TabCommand>,
     /// Leader: the unread count last told to the other tabs.

@@ -148,15 +148,30 @@ async fn agent_read_only_disconnect_then_start_new_conversation() {
     env.finish().await;
 }
 
+/// Keeps the kind (`hello`, `event`, `snapshot`…) of each message this tab posts on its
+/// `BroadcastChannel` in `window.__tlPosts`; installed after load (calls look the method up).
+const RECORD_TAB_POSTS_JS: &str = "window.__tlPosts = []; \
+    const post = BroadcastChannel.prototype.postMessage; \
+    BroadcastChannel.prototype.postMessage = function (message) { \
+      const json = Array.isArray(message) ? message[0] : message; \
+      try { window.__tlPosts.push(JSON.parse(json)[0]); } catch (_) { window.__tlPosts.push('?'); } \
+      return post.apply(this, arguments); \
+    };";
+
 #[tokio::test]
 async fn second_tab_shares_the_conversation_without_duplicates() {
     let env = Env::start().await;
     let deployment = env.open_connected(json!({ "guestSessionTtl": "1d" })).await;
+    // Regression (a leader alone mirrored every engine event to nobody): record the kinds of
+    // message the first tab posts to the other tabs.
+    env.js(RECORD_TAB_POSTS_JS).await;
     let tag = nonce();
     let from_first = format!("from the first tab {tag}");
     env.send_and_confirm(&from_first).await;
     let token = env.wait_session_token(&deployment, 5).await;
     let first = env.client.window().await.expect("first window");
+    let alone = env.js("return window.__tlPosts;").await;
+    assert!(!alone.to_string().contains("\"event\""), "a tab alone mirrored engine events to no one: {alone}");
 
     // Same origin, same localStorage: the second tab resumes the same session and transcript.
     let second = env.client.new_window(true).await.expect("open a second tab").handle;
@@ -178,6 +193,8 @@ async fn second_tab_shares_the_conversation_without_duplicates() {
         shown.iter().any(|m| m.text.contains(&from_second) && m.direction == "inbound")
     })
     .await;
+    let joined = env.js("return window.__tlPosts;").await;
+    assert!(joined.to_string().contains("\"event\""), "the leader did not mirror events once a second tab joined: {joined}");
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let shown = env.messages().await;
     assert_shown_once_in_order(&shown, &wanted);
