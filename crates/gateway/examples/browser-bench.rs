@@ -651,9 +651,7 @@ async fn reload_restore(
             ))
             .await?;
         // `BENCH_PROFILE=file.cpuprofile`: a CDP CPU profile of the last reload.
-        let profile = std::env::var("BENCH_PROFILE")
-            .ok()
-            .filter(|path| !path.is_empty() && run + 1 == runs);
+        let profile = profile_path("reload").filter(|_| run + 1 == runs);
         if profile.is_some() {
             bench.cdp.call("Profiler.enable", json!({}))?;
             bench.cdp.call("Profiler.setSamplingInterval", json!({ "interval": 50 }))?;
@@ -876,7 +874,7 @@ async fn big_transcript(bench: &Bench, runs: usize, count: usize) -> Result<BigF
         tokio::time::sleep(Duration::from_millis(500)).await;
         let (mut to_dom, mut to_paint) = (Vec::new(), Vec::new());
         // `BENCH_PROFILE=file.cpuprofile`: a CDP CPU profile of the appends, to find their cost.
-        let profile = std::env::var("BENCH_PROFILE").ok().filter(|path| !path.is_empty());
+        let profile = profile_path("appends");
         if profile.is_some() {
             bench.cdp.call("Profiler.enable", json!({}))?;
             bench.cdp.call("Profiler.setSamplingInterval", json!({ "interval": 50 }))?;
@@ -1246,4 +1244,14 @@ async fn main() {
     if bench.client.clone().close().await.is_err() {
         log("could not end the WebDriver session (chromedriver is killed anyway)");
     }
+}
+
+/// Where `BENCH_PROFILE=file.cpuprofile` puts the profile of `group`: `file.{group}.cpuprofile`,
+/// one file per group (the reload's and the appends' profiles used to overwrite each other).
+fn profile_path(group: &str) -> Option<String> {
+    let base = std::env::var("BENCH_PROFILE").ok().filter(|path| !path.is_empty())?;
+    let path = std::path::Path::new(&base);
+    let stem = path.file_stem().map_or_else(|| base.clone(), |stem| stem.to_string_lossy().into_owned());
+    let extension = path.extension().map_or_else(|| "cpuprofile".to_string(), |ext| ext.to_string_lossy().into_owned());
+    Some(path.with_file_name(format!("{stem}.{group}.{extension}")).to_string_lossy().into_owned())
 }
