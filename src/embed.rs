@@ -590,25 +590,10 @@ fn set_locale(locale: Locale) -> Result<Value, String> {
 mod tests {
     use super::*;
     use threadline_core::protocol::MessageId;
-    use threadline_core::session::{OrderKey, SessionInfo};
+    use threadline_core::session::SessionInfo;
     use threadline_core::time::UnixMillis;
 
-    fn entry(key: &str, author: Author, status: DeliveryStatus) -> TranscriptEntry {
-        TranscriptEntry {
-            key: EntryKey(key.into()),
-            message_id: None,
-            order: OrderKey { time_ms: 1, seq: 1 },
-            direction: if author == Author::Customer { Direction::Inbound } else { Direction::Outbound },
-            author,
-            display_name: Some("Ada".into()),
-            avatar_url: None,
-            text: format!("text of {key}"),
-            content: Vec::new(),
-            status,
-            time: Some(UnixMillis(1_700_000_000_000)),
-            kind: EntryKind::Message,
-        }
-    }
+    use crate::model::test_entry as entry;
 
     fn names(events: &[HostEvent]) -> Vec<&'static str> {
         events.iter().map(|event| event.name).collect()

@@ -415,3 +415,24 @@ pub fn status_text(locale: Locale, state: &ConnectionState, now: u64) -> String 
         },
     }
 }
+
+/// A message row for the crate's unit tests: `author`'s, from "Ada", saying "text of {key}",
+/// its direction as on the wire for that author. Tests override the fields they look at.
+#[cfg(test)]
+pub(crate) fn test_entry(key: &str, author: Author, status: threadline_core::session::DeliveryStatus) -> TranscriptEntry {
+    use threadline_core::session::Direction;
+    TranscriptEntry {
+        key: EntryKey(key.into()),
+        message_id: None,
+        order: OrderKey { time_ms: 1, seq: 1 },
+        direction: if author == Author::Customer { Direction::Inbound } else { Direction::Outbound },
+        author,
+        display_name: Some("Ada".into()),
+        avatar_url: None,
+        text: format!("text of {key}"),
+        content: Vec::new(),
+        status,
+        time: Some(UnixMillis(1_700_000_000_000)),
+        kind: EntryKind::Message,
+    }
+}

@@ -1145,23 +1145,18 @@ mod tests {
     use super::*;
     use threadline_core::protocol::{Attachment, QuickReply};
 
+    /// Optional fields filled in, so a round trip shows each of them survives.
     fn entry(key: &str, author: Author, status: DeliveryStatus) -> TranscriptEntry {
         TranscriptEntry {
-            key: EntryKey(key.into()),
             message_id: Some(MessageId::new(format!("m-{key}"))),
             order: OrderKey { time_ms: 1_700_000_000_000, seq: 7 },
-            direction: if author == Author::Customer { Direction::Inbound } else { Direction::Outbound },
-            author,
             display_name: Some("Ana".into()),
-            avatar_url: None,
             text: "hello **there**".into(),
             content: vec![
                 Content::Attachment(Attachment::reference(AttachmentId::new("a-1"))),
                 Content::QuickReply(QuickReply { text: "Yes".into(), payload: "yes".into(), ..Default::default() }),
             ],
-            status,
-            time: Some(UnixMillis(1_700_000_000_000)),
-            kind: EntryKind::Message,
+            ..crate::model::test_entry(key, author, status)
         }
     }
 

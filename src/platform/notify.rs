@@ -191,24 +191,15 @@ fn dispatch(sound: bool, notification: bool, title: &str, body: &str) {
 
 #[cfg(test)]
 mod tests {
-    use threadline_core::session::{DeliveryStatus, Direction};
+    use threadline_core::session::DeliveryStatus;
 
     use super::*;
 
     fn entry(key: &str, author: Author, time_ms: u64) -> TranscriptEntry {
         TranscriptEntry {
-            key: EntryKey(key.into()),
-            message_id: None,
             order: OrderKey { time_ms, seq: 0 },
-            direction: Direction::Outbound,
-            author,
             display_name: Some("Ana".into()),
-            avatar_url: None,
-            text: "hello".into(),
-            content: Vec::new(),
-            status: DeliveryStatus::Sent,
-            time: None,
-            kind: EntryKind::Message,
+            ..crate::model::test_entry(key, author, DeliveryStatus::Sent)
         }
     }
 
