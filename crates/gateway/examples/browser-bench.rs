@@ -276,6 +276,22 @@ fn stamp_loader(site: &Path) {
 }
 
 impl Bench {
+    /// Starts a CDP CPU profile (`BENCH_PROFILE`), sampled every 50 µs.
+    fn start_profile(&self) -> Result<(), String> {
+        self.cdp.call("Profiler.enable", json!({}))?;
+        self.cdp.call("Profiler.setSamplingInterval", json!({ "interval": 50 }))?;
+        self.cdp.call("Profiler.start", json!({}))?;
+        Ok(())
+    }
+
+    /// Stops the CPU profile and writes it to `path` (open it in DevTools' Performance panel).
+    fn save_profile(&self, path: &str, what: &str) -> Result<(), String> {
+        let stopped = self.cdp.call("Profiler.stop", json!({}))?;
+        std::fs::write(path, stopped["profile"].to_string()).map_err(|err| format!("write {path}: {err}"))?;
+        log(format!("CPU profile of {what} written to {path}"));
+        Ok(())
+    }
+
     async fn start(args: &Args) -> Result<Bench, String> {
         if !args.dist.join("index.html").is_file() {
             return Err(format!(
@@ -653,9 +669,7 @@ async fn reload_restore(
         // `BENCH_PROFILE=file.cpuprofile`: a CDP CPU profile of the last reload.
         let profile = profile_path("reload").filter(|_| run + 1 == runs);
         if profile.is_some() {
-            bench.cdp.call("Profiler.enable", json!({}))?;
-            bench.cdp.call("Profiler.setSamplingInterval", json!({ "interval": 50 }))?;
-            bench.cdp.call("Profiler.start", json!({}))?;
+            bench.start_profile()?;
         }
         bench
             .client
@@ -664,9 +678,7 @@ async fn reload_restore(
             .map_err(|err| format!("reload: {err}"))?;
         let mark = bench.mark("reload", 20, "restored transcript").await?;
         if let Some(path) = profile {
-            let stopped = bench.cdp.call("Profiler.stop", json!({}))?;
-            std::fs::write(&path, stopped["profile"].to_string()).map_err(|err| format!("write {path}: {err}"))?;
-            log(format!("CPU profile of the reload written to {path}"));
+            bench.save_profile(&path, "the reload")?;
         }
         let painted = ms(&mark, "paint")?;
         let count_shown = bench
@@ -876,9 +888,7 @@ async fn big_transcript(bench: &Bench, runs: usize, count: usize) -> Result<BigF
         // `BENCH_PROFILE=file.cpuprofile`: a CDP CPU profile of the appends, to find their cost.
         let profile = profile_path("appends");
         if profile.is_some() {
-            bench.cdp.call("Profiler.enable", json!({}))?;
-            bench.cdp.call("Profiler.setSamplingInterval", json!({ "interval": 50 }))?;
-            bench.cdp.call("Profiler.start", json!({}))?;
+            bench.start_profile()?;
         }
         for i in 0..APPENDS {
             let text = format!("bench append {i} ({})", std::process::id());
@@ -896,9 +906,7 @@ async fn big_transcript(bench: &Bench, runs: usize, count: usize) -> Result<BigF
             to_dom.iter().map(|ms| format!("{ms:.1}")).collect::<Vec<_>>().join(" ")
         ));
         if let Some(path) = profile {
-            let stopped = bench.cdp.call("Profiler.stop", json!({}))?;
-            std::fs::write(&path, stopped["profile"].to_string()).map_err(|err| format!("write {path}: {err}"))?;
-            log(format!("CPU profile of the appends written to {path}"));
+            bench.save_profile(&path, "the appends")?;
         }
         Ok::<_, String>((to_dom, to_paint))
     }

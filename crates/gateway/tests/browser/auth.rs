@@ -306,7 +306,8 @@ async fn sign_out_forgets_every_token_and_the_transcript() {
     env.wait_state("account", "signed-out", 10).await;
     env.wait_status("signed-out", 10).await;
     env.wait_messages("an empty transcript after sign-out", 10, |shown| shown.is_empty()).await;
-    assert_eq!(env.js("return document.querySelector('[data-testid=composer]').value;").await, json!(""), "the draft is still in the composer");
+    let composer = env.composer_field().await.prop("value").await.expect("the composer's value");
+    assert_eq!(composer.as_deref(), Some(""), "the draft is still in the composer");
     for (area, key, value) in env.storage_entries().await {
         assert!(!value.contains(&half_typed), "{area} {key} still holds the draft");
         assert!(!value.contains(&refresh_token), "{area} {key} still holds the refresh token");

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use fantoccini::wd::WindowHandle;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::harness::Env;
 use crate::loopback_http::Cdp;
@@ -157,7 +157,7 @@ async fn without_broadcast_channel_each_tab_keeps_its_own_connection_and_says_so
         assert_shown_once_in_order(&shown, &[&own, &agent, &both]);
         assert_unique_ids(&shown);
     }
-    let server: Vec<Value> = env.server_texts(&token, &deployment).into_iter().map(|(_, text)| json!(text)).collect();
+    let server = env.server_texts(&token, &deployment);
     assert_eq!(server.len(), 3, "the server holds other messages than the three: {server:?}");
     env.finish().await;
 }

@@ -9,7 +9,12 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-pub use crate::loopback_http::raw_request;
+use crate::loopback_http::raw_request;
+
+/// True once every running CSS animation or transition is an endless one (typing dots): the
+/// page has come to rest (an expression).
+pub const ANIMATIONS_SETTLED_JS: &str = "document.getAnimations().every(a => a.playState !== 'running' \
+    || a.effect?.getTiming?.().iterations === Infinity)";
 
 /// The gateway's `--dev` demo deployment (fixed id).
 pub const DEMO_DEPLOYMENT: &str = "7c2a1d3e-5b4f-4a6c-8d9e-0f1a2b3c4d5e";
@@ -156,10 +161,9 @@ impl Env {
     pub async fn screenshot(&self, name: &str) {
         // Let finite CSS transitions/animations (panel opening) settle, at most 1 s, so the
         // artefact shows the state and not a half-faded frame.
-        let settled = "return document.getAnimations().every(a => a.playState !== 'running' \
-            || a.effect?.getTiming?.().iterations === Infinity);";
+        let settled = format!("return {ANIMATIONS_SETTLED_JS};");
         let deadline = Instant::now() + Duration::from_secs(1);
-        while Instant::now() < deadline && self.client.execute(settled, vec![]).await.ok() != Some(Value::Bool(true)) {
+        while Instant::now() < deadline && self.client.execute(&settled, vec![]).await.ok() != Some(Value::Bool(true)) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         if let Ok(png) = self.client.screenshot().await {
@@ -247,9 +251,7 @@ fn wait_for_port(port: u16, child: &mut Child, log: &Path) {
 
 /// A minimal HTTP/1.1 client (Connection: close) for the control API; panics on I/O errors.
 pub fn http_request(addr: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let response = raw_request(addr, method, path, body.as_ref())
-        .unwrap_or_else(|err| panic!("{method} http://{addr}{path} failed: {err}"));
-    let text = String::from_utf8_lossy(&response.body);
-    (response.status, serde_json::from_str(&text).unwrap_or(Value::String(text.into_owned())))
+    crate::loopback_http::request(addr, method, path, body.as_ref())
+        .unwrap_or_else(|err| panic!("{method} http://{addr}{path} failed: {err}"))
 }
 

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use fantoccini::key::Key;
 use serde_json::json;
 
-use crate::harness::Env;
+use crate::harness::{Env, ANIMATIONS_SETTLED_JS};
 use crate::messenger::nonce;
 
 /// True when the focused element is inside the messenger panel (a JS expression).
@@ -160,7 +160,7 @@ async fn on_a_phone_the_panel_fills_the_visual_viewport_with_16px_inputs_and_hol
     env.open_messenger().await;
     env.wait_status("connected", 10).await;
     // The panel rises into place (a 0.18 s animation): measure where it comes to rest.
-    env.wait_js("document.getAnimations().length === 0", json!(true), 5).await;
+    env.wait_js(ANIMATIONS_SETTLED_JS, json!(true), 5).await;
 
     let open = env.js(MOBILE_LAYOUT_JS).await;
     assert_eq!(open["panel"], open["viewport"], "the open panel fills the visual viewport: {open}");
@@ -204,7 +204,7 @@ impl Env {
         let axe = axe_source();
         // Colours are judged as they come to rest, not halfway through the panel's fade-in
         // (endless animations such as the typing dots never finish and do not count).
-        self.wait_js("document.getAnimations().every(a => a.effect.getTiming().iterations === Infinity)", json!(true), 5).await;
+        self.wait_js(ANIMATIONS_SETTLED_JS, json!(true), 5).await;
         if self.js("return typeof axe === 'undefined';").await == json!(true) {
             self.client.execute(axe, vec![]).await.expect("load axe-core into the page");
         }

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use fantoccini::Locator;
 use serde_json::{json, Value};
 
-use crate::harness::{raw_request, Env};
-use crate::loopback_http::RawResponse;
+use crate::harness::Env;
+use crate::loopback_http::{raw_request, RawResponse};
 use crate::messenger::{nonce, ShownMessage};
 
 /// Replaces `window.alert` with a recorder, so a script injected through a message shows up
@@ -108,10 +108,7 @@ async fn customer_image_is_uploaded_stored_and_shown_inline() {
     env.wait_status("connected", 10).await;
 
     let png = solid_png(48, 32, [0xf5, 0x9e, 0x0b]);
-    let path = env.scratch_path("e2e-photo.png");
-    std::fs::write(&path, &png).expect("write the test PNG");
-    let input = file_input(&env).await;
-    input.send_keys(&path.to_string_lossy()).await.expect("choose the file");
+    choose_png(&env, "e2e-photo.png", &png).await;
 
     // The UI may send an attachment at once or stage it for the next send: allow both.
     let caption = format!("photo {}", nonce());
@@ -221,8 +218,15 @@ async fn wait_until(env: &Env, secs: u64, done: impl Fn(&[ShownMessage]) -> bool
     false
 }
 
+/// Writes `png` to the test's scratch folder as `name` and picks it in the messenger's file input.
+pub(crate) async fn choose_png(env: &Env, name: &str, png: &[u8]) {
+    let path = env.scratch_path(name);
+    std::fs::write(&path, png).expect("write the test PNG");
+    file_input(env).await.send_keys(&path.to_string_lossy()).await.expect("choose the file");
+}
+
 /// The messenger's file input (inside the attach control, else anywhere in the messenger).
-pub(crate) async fn file_input(env: &Env) -> fantoccini::elements::Element {
+async fn file_input(env: &Env) -> fantoccini::elements::Element {
     env.wait_for("[data-testid=attach]", 5).await;
     for css in ["[data-testid=attach] input[type=file]", "[data-testid=messenger] input[type=file]", "input[type=file]"] {
         if let Ok(input) = env.client.find(Locator::Css(css)).await {
@@ -393,7 +397,7 @@ async fn clear_conversation_asks_then_empties_the_transcript() {
 
     env.wait_for("[data-testid=clear-conversation]", 5).await.click().await.expect("click clear");
     env.wait_for("[data-testid=clear-confirm]", 5).await.click().await.expect("confirm clear");
-    env.wait_js("document.querySelectorAll('[data-testid=message]').length", json!(0), 10).await;
+    env.wait_messages("the cleared transcript", 10, |shown| shown.is_empty()).await;
     let notices = env.js("return Array.from(document.querySelectorAll('[data-testid=notice]')).map(n => n.textContent);").await;
     assert!(notices.to_string().contains("cleared"), "no 'cleared' notice: {notices}");
     env.finish().await;

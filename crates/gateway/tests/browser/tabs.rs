@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::harness::{http_request, Env};
 use crate::messenger::{assert_shown_once_in_order, assert_unique_ids, nonce};
-use crate::rendering::{download_attachment, file_input, own_image, server_attachments, solid_png};
+use crate::rendering::{choose_png, download_attachment, own_image, server_attachments, solid_png};
 
 /// Records every `data-state` of the status element with the page's wall clock, so a handover
 /// can be timed from inside a tab (`window.__tlTimedStates = [[state, ms], …]`).
@@ -37,9 +37,8 @@ const RECONNECTED_AT_JS: &str = "const log = window.__tlTimedStates || []; \
     const c = i < 0 ? undefined : log.slice(i).find(e => e[0] === 'connected'); \
     return c ? c[1] : null;";
 
-/// The unread badge's number (0 when there is no badge).
-const UNREAD_JS: &str = "const b = document.querySelector('[data-testid=unread-badge]'); \
-    return b ? parseInt(b.textContent, 10) : 0;";
+/// The unread badge's number (0 when there is no badge), as an expression.
+const UNREAD_JS: &str = "(b => b ? parseInt(b.textContent, 10) : 0)(document.querySelector('[data-testid=unread-badge]'))";
 
 impl Env {
     /// Live sockets of every session of `deployment`, summed (the gateway's control API).
@@ -194,13 +193,13 @@ async fn three_tabs_share_one_connection_and_one_unread_count() {
     env.agent_says(&token, &deployment, &unread);
     for tab in [&first, &second, &third] {
         env.switch_to(tab).await;
-        env.wait_js(&format!("(() => {{ {UNREAD_JS} }})()"), json!(1), 10).await;
+        env.wait_js(UNREAD_JS, json!(1), 10).await;
     }
     env.switch_to(&second).await;
     env.open_messenger().await;
     for tab in [&first, &third] {
         env.switch_to(tab).await;
-        env.wait_js(&format!("(() => {{ {UNREAD_JS} }})()"), json!(0), 10).await;
+        env.wait_js(UNREAD_JS, json!(0), 10).await;
     }
     env.finish().await;
 }
@@ -456,9 +455,7 @@ async fn a_follower_file_survives_the_leader_closing_mid_upload() {
     assert_eq!(status, 200, "setting the faults answered {status}: {answer}");
 
     let png = solid_png(64, 48, [0xcc, 0x44, 0x22]);
-    let path = env.scratch_path("while-the-leader-closes.png");
-    std::fs::write(&path, &png).expect("write the test PNG");
-    file_input(&env).await.send_keys(&path.to_string_lossy()).await.expect("choose the file in the follower");
+    choose_png(&env, "while-the-leader-closes.png", &png).await;
     // The leader took the file: its upload row (shared with every tab) shows in the follower.
     env.wait_js("window.__tlUploads.names.length > 0", json!(true), 10).await;
     env.switch_to(&leader).await;
@@ -491,9 +488,7 @@ async fn a_follower_tab_sends_an_attachment_through_the_leader() {
 
     // Large enough (≈1.1 MB, stored PNG blocks) that the upload row is seen on its way.
     let png = solid_png(620, 600, [0x22, 0x88, 0xcc]);
-    let path = env.scratch_path("from-the-follower.png");
-    std::fs::write(&path, &png).expect("write the test PNG");
-    file_input(&env).await.send_keys(&path.to_string_lossy()).await.expect("choose the file in the follower");
+    choose_png(&env, "from-the-follower.png", &png).await;
 
     for (tab, which) in [(&follower, "follower"), (&leader, "leader")] {
         env.switch_to(tab).await;
@@ -568,7 +563,7 @@ async fn a_new_agent_message_rings_in_one_tab_only() {
     env.agent_says(&token, &deployment, &unread);
     for tab in tabs {
         env.switch_to(tab).await;
-        env.wait_js(&format!("(() => {{ {UNREAD_JS} }})()"), json!(1), 10).await;
+        env.wait_js(UNREAD_JS, json!(1), 10).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let alerts = alerts_in(&env, &tabs).await;
