@@ -111,7 +111,7 @@ impl RawAuth {
         match self {
             Self::Switch(true) => Some(AuthSettings::defaults()),
             Self::Switch(false) => None,
-            Self::Text(text) => matches!(text.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on").then(AuthSettings::defaults),
+            Self::Text(text) => crate::config::Flag::parse(text).0.then(AuthSettings::defaults),
             Self::Settings(raw) if raw.enabled == Some(false) => None,
             Self::Settings(raw) => Some(AuthSettings {
                 authorize_url: non_empty(&raw.authorize_url),

@@ -8,7 +8,6 @@ use leptos::prelude::*;
 use threadline_core::session::{CommandError, ConnectionState};
 
 use super::Ctx;
-use crate::attachments::FileProblem;
 use crate::platform::dom;
 
 /// The built-in emoji by category (icon, emoji): plain tables, no network fetch, no font download.
@@ -85,16 +84,8 @@ fn next_emoji_index(key: &str, index: usize, len: usize, rtl: bool) -> Option<us
 
 /// Checks and uploads a file chosen or dropped by the user, showing problems as an alert.
 pub fn attach_file(ctx: Ctx, file: web_sys::File) {
-    let locale = ctx.model.locale;
-    let strings = locale.strings();
     if let Err(problem) = ctx.with_driver(|driver| driver.attach(file)) {
-        let text = match problem {
-            FileProblem::UploadsDisabled => strings.uploads_disabled.to_string(),
-            FileProblem::Empty => strings.file_empty.to_string(),
-            FileProblem::TooLarge { max_kb } => locale.file_too_big(max_kb),
-            FileProblem::TypeNotAllowed => strings.file_type_blocked.to_string(),
-        };
-        ctx.model.alert.set(Some(text));
+        ctx.model.alert.set(Some(problem.message(ctx.model.locale)));
     }
 }
 

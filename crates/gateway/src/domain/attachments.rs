@@ -281,11 +281,7 @@ impl Hub {
             ));
         };
         let record = self
-            .store
-            .attachment(id)
-            .ok()
-            .flatten()
-            .filter(|record| record.session_id == session.session_id)
+            .session_attachment(session, id)
             .ok_or_else(|| wire::error_string(4009, "Attachment not found.", request.tracing_id))?;
         if !record.uploaded {
             return Err(wire::error_string(
