@@ -13,7 +13,8 @@
 //!   so the result shows in every tab with the engine's status (queued, sending, sent).
 //! * The leader is elected with the Web Locks API, or with a lease in `localStorage` where locks
 //!   are missing ([`LeaseElection`]). A new leader rebuilds the engine from storage (same token,
-//!   same outbox) and announces itself with [`TabMessage::Leader`] and a snapshot.
+//!   same outbox) and announces itself with [`TabMessage::Leader`]; the followers answer, and the first answer
+//!   brings them a snapshot.
 //! * Unread counting happens in the leader only ([`PanelTracker`]); followers show its count.
 //!   So do the new-message sound and notifications (`platform::notify`): only the tab running
 //!   the engine executes its events.

@@ -326,11 +326,14 @@ impl Driver {
             }
             Output::Event(event) => {
                 self.before_model(&event);
-                let newest = self.model.rows.with_untracked(|rows| rows.last().map(|row| row.entry.order));
-                let fresh = notify::fresh_message(&event, |key| self.model.has_row(key), newest).cloned();
+                // Both alerts are off unless the page asks: then nothing is worked out per event.
+                let fresh = self.alerts.enabled().then(|| {
+                    let newest = self.model.rows.with_untracked(|rows| rows.last().map(|row| row.entry.order));
+                    notify::fresh_message(&event, |key| self.model.has_row(key), newest)
+                });
                 self.model.apply(&event, now);
-                if let Some(entry) = fresh {
-                    self.alert_new_message(&entry);
+                if let Some(entry) = fresh.flatten() {
+                    self.alert_new_message(entry);
                 }
                 self.mirror(&event);
                 // Cloned out first: the observer may call back into the driver.
@@ -666,7 +669,7 @@ impl Driver {
         }
         self.role.set(Role::Leader);
         self.update_unread_counting();
-        self.tabs.borrow().post(&TabMessage::Leader { from: me.clone() });
+        self.tabs.borrow().post(&TabMessage::Leader { from: me });
         self.rebuild_engine();
         let waiting = std::mem::take(&mut self.tabs.borrow_mut().waiting);
         for command in waiting {
@@ -675,8 +678,8 @@ impl Driver {
         for own in self.own_files() {
             self.upload(None, own.id, own.file);
         }
-        let snapshot = self.snapshot();
-        self.tabs.borrow().post(&TabMessage::Snapshot { from: me, to: None, snapshot });
+        // No snapshot here: every follower answers `Leader`, and the first answer brings one
+        // (`tab_message`); a leader alone sends none.
     }
 
     /// Stops driving the engine (leadership lost, page hidden or frozen): the socket closes, the
@@ -1048,6 +1051,10 @@ impl Driver {
             return;
         }
         let mut tabs = self.tabs.borrow_mut();
+        // Alone, nobody to tell: a follower that speaks later gets the uploads in its snapshot.
+        if !tabs.audience.is_listening() {
+            return;
+        }
         // Runs after every engine call: compared in place, copied only when changed.
         if self.model.uploads.with_untracked(|uploads| *uploads != tabs.shared_uploads) {
             let uploads = self.model.uploads.get_untracked();

@@ -84,6 +84,11 @@ impl Alerts {
         }
     }
 
+    /// Whether the page asked for the sound or for notifications.
+    pub fn enabled(&self) -> bool {
+        self.sound.get() || self.notifications.get()
+    }
+
     /// A new agent or bot message arrived. `unseen`: no tab shows it in an open panel;
     /// `hidden`: this page is hidden.
     pub fn new_message(&self, title: &str, body: &str, unseen: bool, hidden: bool) {
