@@ -104,6 +104,14 @@ pub fn focus_in(root: &web_sys::Element, selector: &str) {
     }
 }
 
+/// Focuses `selector` inside the event's `container` once the view has rendered again (the
+/// element to focus is often one the event's own update creates).
+pub fn focus_in_after_render(event: &web_sys::Event, container: &str, selector: &'static str) {
+    if let Some(root) = current_element(event, container) {
+        gloo_timers::callback::Timeout::new(0, move || focus_in(&root, selector)).forget();
+    }
+}
+
 /// Whether a keyboard event is part of an IME composition (Enter then confirms a word).
 pub fn is_composing(event: &web_sys::KeyboardEvent) -> bool {
     event.is_composing() || event.key_code() == 229

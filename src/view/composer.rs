@@ -1,7 +1,6 @@
 //! The composer: text area (Enter sends, Shift+Enter newline), counter, attach, emoji picker,
 //! and the list of uploads in progress.
 
-use std::time::Duration;
 
 use leptos::html;
 use leptos::prelude::*;
@@ -202,8 +201,8 @@ pub fn Composer() -> impl IntoView {
                 on:click=move |event: web_sys::MouseEvent| {
                     emoji_open.update(|open| *open = !*open);
                     // Into the picker's grid once it has rendered.
-                    if let Some(form) = emoji_open.get_untracked().then(|| dom::current_element(&event, ".tl-composer")).flatten() {
-                        set_timeout(move || dom::focus_in(&form, FIRST_EMOJI), Duration::ZERO);
+                    if emoji_open.get_untracked() {
+                        dom::focus_in_after_render(&event, ".tl-composer", FIRST_EMOJI);
                     }
                 }
             >
@@ -265,9 +264,7 @@ fn EmojiPicker(open: RwSignal<bool>, text: RwSignal<String>) -> impl IntoView {
         if let Some(index) = index_of(&event, "data-category") {
             category.set(index);
             // The new category's first emoji, once it has rendered.
-            if let Some(picker) = dom::current_element(&event, ".tl-emoji-picker") {
-                set_timeout(move || dom::focus_in(&picker, FIRST_EMOJI), Duration::ZERO);
-            }
+            dom::focus_in_after_render(&event, ".tl-emoji-picker", FIRST_EMOJI);
         } else if let Some(&emoji) = index_of(&event, "data-index").and_then(|index| emoji_of(category.get_untracked()).get(index)) {
             let value = match ctx.composer.get_untracked() {
                 Some(composer) => dom::insert_at_caret(&composer, emoji),

@@ -333,11 +333,7 @@ fn ClearConversation() -> impl IntoView {
     let allowed = ctx.with_driver(|driver| driver.deployment().conversation_clear_enabled());
     let confirming = RwSignal::new(false);
     // Focus moves once the block has rendered again (its buttons are new elements).
-    let focus_later = |event: &web_sys::Event, selector: &'static str| {
-        if let Some(wrapper) = dom::current_element(event, ".tl-clear") {
-            set_timeout(move || dom::focus_in(&wrapper, selector), Duration::ZERO);
-        }
-    };
+    let focus_later = |event: &web_sys::Event, selector: &'static str| dom::focus_in_after_render(event, ".tl-clear", selector);
     let on_click = move |event: web_sys::MouseEvent| match dom::target_data(&event, "data-testid").as_deref() {
         Some("clear-conversation") => {
             confirming.update(|open| *open = !*open);
