@@ -6,9 +6,9 @@ use threadline_core::protocol::{
     Channel, Direction as WireDirection, Event as WireEvent, FrameKind, Message, MessageId, PresenceType, ServerFrame,
     TooManyRequests, Typing, TypingType,
 };
-use threadline_core::session::{HISTORY_PAGE_SIZE, 
+use threadline_core::session::{
     CloseReason, CommandError, ConnectionState, DeliveryStatus, EntryKind, Event, FailureReason, NoticeKind, Persisted,
-    UserError,
+    UserError, HISTORY_PAGE_SIZE,
 };
 use threadline_core::time::UnixMillis;
 
