@@ -86,10 +86,6 @@ pub struct Model {
     pub sign_in_needed: RwSignal<bool>,
     /// The server refused to clear the conversation (403): the clear control goes away.
     pub clear_refused: RwSignal<bool>,
-    /// Keys of the customer's own date picker answers sent from this tab, so their bubble shows
-    /// the chosen slot as a date rather than the ISO text the engine keeps until the echo. A few
-    /// at most: a list is smaller in wasm than a set.
-    pub date_answers: StoredValue<Vec<EntryKey>>,
     next_rev: RwSignal<u64>,
     /// Entry key → its order key, so an upsert finds its row by binary search instead of
     /// scanning a long transcript. Always holds exactly the keys in `rows`.
@@ -132,7 +128,6 @@ impl Model {
             signing_in: RwSignal::new(false),
             sign_in_needed: RwSignal::new(false),
             clear_refused: RwSignal::new(false),
-            date_answers: StoredValue::new(Vec::new()),
             next_rev: RwSignal::new(0),
             row_orders: StoredValue::new(HashMap::new()),
         }

@@ -1353,12 +1353,12 @@ impl Driver {
     }
 
     /// A date picker slot (SPEC §3.3-6): answers message `origin` with the slot's ISO
-    /// `dateTime`. `Ok(None)` when it went to the leader tab.
-    pub fn date_picker_answer(&self, date_time: String, origin: Option<MessageId>) -> Result<Option<EntryKey>, CommandError> {
+    /// `dateTime` (in a follower tab, through the leader).
+    pub fn date_picker_answer(&self, date_time: String, origin: Option<MessageId>) -> Result<(), CommandError> {
         if self.forward(TabCommand::DatePicker { date_time: date_time.clone(), origin: origin.clone() }) {
-            return Ok(None);
+            return Ok(());
         }
-        self.run(move |session, now| session.send_date_picker_answer(date_time, origin, now).map(Some))
+        self.run(move |session, now| session.send_date_picker_answer(date_time, origin, now).map(drop))
             .unwrap_or(Err(CommandError::NothingToDo))
     }
 

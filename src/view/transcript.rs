@@ -540,7 +540,7 @@ fn message_view(ctx: Ctx, entry: Arc<TranscriptEntry>, grouped: bool, last: bool
     });
     let author_line = (!own && !grouped).then(|| view! { <span class="tl-author">{name.clone()}</span> });
     let text = (!entry.text.is_empty()).then(|| {
-        if let Some(millis) = own.then(|| date_answer(model, &entry)).flatten().and_then(|iso| iso_millis(&iso)) {
+        if let Some(millis) = own.then(|| date_answer(&entry)).flatten().and_then(|iso| iso_millis(&iso)) {
             // A date picker answer: the chosen slot as the reader's date and time, not ISO text.
             view! { <p class="tl-text tl-plain">{slot_label(locale, millis)}</p> }.into_any()
         } else if !own && model.markdown.get_untracked() {
@@ -653,14 +653,13 @@ fn content_view(ctx: Ctx, entry: &TranscriptEntry, content: &Content, last: bool
     }
 }
 
-/// The ISO `dateTime` a customer message answered a date picker with, if it is such an answer:
-/// after the echo its `ButtonResponse` says so; before it, the key was sent from this tab.
-fn date_answer(model: crate::model::Model, entry: &TranscriptEntry) -> Option<String> {
-    let echoed = entry.content.iter().find_map(|content| match content {
+/// The ISO `dateTime` a customer message answered a date picker with, if it is such an answer
+/// (its `ButtonResponse` says so, from the moment it is sent).
+fn date_answer(entry: &TranscriptEntry) -> Option<String> {
+    entry.content.iter().find_map(|content| match content {
         Content::ButtonResponse(response) if response.button_type == ButtonResponseType::DatePicker => Some(response.payload.clone()),
         _ => None,
-    });
-    echoed.or_else(|| model.date_answers.with_value(|keys| keys.contains(&entry.key)).then(|| entry.text.clone()))
+    })
 }
 
 fn iso_millis(iso: &str) -> Option<u64> {
@@ -673,7 +672,7 @@ fn slot_label(locale: crate::i18n::Locale, millis: u64) -> String {
 }
 
 /// The slot the customer already chose for the picker in message `origin`: the first date
-/// answer after it (matched by `originatingMessageId` once echoed).
+/// answer after it (matched by `originatingMessageId`).
 fn chosen_slot(model: crate::model::Model, picker: &TranscriptEntry) -> Option<String> {
     model.rows.with_untracked(|rows| {
         let after = rows.partition_point(|row| row.entry.order <= picker.order);
@@ -682,7 +681,7 @@ fn chosen_slot(model: crate::model::Model, picker: &TranscriptEntry) -> Option<S
                 matches!(content, Content::ButtonResponse(response)
                     if response.originating_message_id.is_some() && response.originating_message_id != picker.message_id)
             });
-            if answers_other { None } else { date_answer(model, &row.entry) }
+            if answers_other { None } else { date_answer(&row.entry) }
         })
     })
 }
@@ -749,8 +748,7 @@ fn date_picker_view(ctx: Ctx, entry: &TranscriptEntry, picker: &DatePicker, last
                                 return;
                             }
                             match ctx.with_driver(|driver| driver.date_picker_answer(iso.clone(), origin.clone())) {
-                                Ok(Some(key)) => model.date_answers.update_value(|keys| keys.push(key)),
-                                Ok(None) => {}
+                                Ok(()) => {}
                                 Err(error) => {
                                     sent.set(false);
                                     model.alert.set(Some(error.to_string()));

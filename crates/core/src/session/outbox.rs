@@ -160,12 +160,26 @@ pub(crate) fn carries_attributes(message: &OutgoingMessage) -> bool {
 
 /// The `onMessage` frame for an item, with `attributes` in `message.channel.metadata` if given.
 pub(crate) fn wire_action(token: SessionToken, item: &OutboxItem, attributes: Option<BTreeMap<String, String>>) -> ClientAction {
-    let mut message = match &item.message {
-        OutgoingMessage::Text { text } => Message::text(text.clone()),
-        OutgoingMessage::Attachment { attachment_id, text, .. } => Message::text(text.clone()).with_attachment(attachment_id.clone()),
-        OutgoingMessage::QuickReply { text, payload, originating_message_id } => Message::button_response(
+    let mut message = match (&item.message, button_answer(&item.message)) {
+        (_, Some((message_type, text, response))) => Message::button_response(message_type, text, response),
+        (OutgoingMessage::Attachment { attachment_id, text, .. }, None) => Message::text(text.clone()).with_attachment(attachment_id.clone()),
+        (plain, None) => Message::text(plain.display_text()),
+    };
+    if let Some(attributes) = attributes {
+        message = message.with_custom_attributes(attributes);
+    }
+    message.metadata.insert(TRACING_METADATA_KEY.to_owned(), item.tracing_id.as_str().to_owned());
+    ClientAction::message(token, message, item.tracing_id.clone())
+}
+
+/// A button answer's message type, text and `ButtonResponse`, as the SDK sends them; `None` for
+/// text and attachments.
+fn button_answer(message: &OutgoingMessage) -> Option<(MessageType, String, ButtonResponse)> {
+    let answer = match message {
+        OutgoingMessage::Text { .. } | OutgoingMessage::Attachment { .. } => return None,
+        OutgoingMessage::QuickReply { text, payload, originating_message_id } => (
             MessageType::Text,
-            "",
+            String::new(),
             ButtonResponse {
                 text: text.clone(),
                 payload: payload.clone(),
@@ -173,7 +187,7 @@ pub(crate) fn wire_action(token: SessionToken, item: &OutboxItem, attributes: Op
                 originating_message_id: originating_message_id.clone(),
             },
         ),
-        OutgoingMessage::Postback { text, payload, originating_message_id } => Message::button_response(
+        OutgoingMessage::Postback { text, payload, originating_message_id } => (
             MessageType::Structured,
             text.clone(),
             ButtonResponse {
@@ -184,9 +198,9 @@ pub(crate) fn wire_action(token: SessionToken, item: &OutboxItem, attributes: Op
             },
         ),
         // SDK `prepareTimeSlotSubmissionMessageWith`: empty text, the slot as the payload.
-        OutgoingMessage::DatePicker { date_time, originating_message_id } => Message::button_response(
+        OutgoingMessage::DatePicker { date_time, originating_message_id } => (
             MessageType::Text,
-            "",
+            String::new(),
             ButtonResponse {
                 text: date_time.clone(),
                 payload: date_time.clone(),
@@ -195,14 +209,11 @@ pub(crate) fn wire_action(token: SessionToken, item: &OutboxItem, attributes: Op
             },
         ),
     };
-    if let Some(attributes) = attributes {
-        message = message.with_custom_attributes(attributes);
-    }
-    message.metadata.insert(TRACING_METADATA_KEY.to_owned(), item.tracing_id.as_str().to_owned());
-    ClientAction::message(token, message, item.tracing_id.clone())
+    Some(answer)
 }
 
-/// Content shown locally for an item before its echo.
+/// Content shown locally for an item before its echo: what the echo will carry, so a view (or
+/// another tab, or a reload before the echo) reads a button answer the same way before and after.
 pub(crate) fn local_content(message: &OutgoingMessage) -> Vec<Content> {
     match message {
         OutgoingMessage::Attachment { attachment_id, file_name, .. } => {
@@ -212,7 +223,8 @@ pub(crate) fn local_content(message: &OutgoingMessage) -> Vec<Content> {
             }
             vec![content]
         }
-        _ => Vec::new(),
+        OutgoingMessage::Text { .. } => Vec::new(),
+        answer => button_answer(answer).map(|(_, _, response)| Content::ButtonResponse(response)).into_iter().collect(),
     }
 }
 

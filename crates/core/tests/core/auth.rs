@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use threadline_core::protocol::{
-    EpochSeconds, FrameKind, HistoryPage, JwtResponse, MessageId, ServerFrame, SessionResponse,
+    ButtonResponseType, Content, EpochSeconds, FrameKind, HistoryPage, JwtResponse, MessageId, ServerFrame, SessionResponse,
 };
 use threadline_core::session::{
     AuthFailure, CloseReason, CommandError, ConnectionState, DeliveryStatus, EntryKind, Event, FailureReason, NoticeKind,
@@ -629,7 +629,17 @@ fn date_picker_answer_sends_the_chosen_slot() {
     assert_eq!(response["type"], "DatePicker");
     assert_eq!(response["payload"], slot);
     assert_eq!(response["originatingMessageId"], "picker-1");
-    assert_eq!(harness.entry(&key).expect("row").text, slot);
+    let row = harness.entry(&key).expect("row");
+    assert_eq!(row.text, slot);
+    // Before the echo the local row already says what it answers (the view, another tab and a
+    // reload read it from there; the app used to keep its own list of answer keys for this).
+    match row.content.as_slice() {
+        [Content::ButtonResponse(local)] => {
+            assert_eq!((local.button_type.clone(), local.payload.as_str()), (ButtonResponseType::DatePicker, slot));
+            assert_eq!(local.originating_message_id, Some(MessageId::from("picker-1")));
+        }
+        other => panic!("local date answer content: {other:?}"),
+    }
 
     assert_eq!(
         harness.session.send_date_picker_answer("tomorrow".into(), None, harness.now),
