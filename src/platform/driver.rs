@@ -66,21 +66,14 @@ impl Entropy for BrowserEntropy {
     }
 }
 
-/// A file being uploaded (from the request for an upload URL until the server confirms it).
-struct PendingFile {
+/// A file to upload: this tab's or a follower's. Kept from the request for an upload URL until
+/// the server confirms it (`files`), or until the session is connected (`awaiting_connection`).
+struct UploadFile {
     /// The attaching tab's id for the file ([`OwnFile::id`]).
     id: String,
     file: web_sys::File,
-    name: String,
     /// The follower tab the file came from (told when it is settled), `None` for this tab.
     requester: Option<String>,
-}
-
-/// A file attached while the session was not connected: uploaded when it is.
-struct AwaitingUpload {
-    requester: Option<String>,
-    id: String,
-    file: web_sys::File,
 }
 
 /// Sees every engine event the driver handles (the host page's event API, tests).
@@ -102,9 +95,9 @@ pub struct Driver {
     model: Model,
     endpoints: Endpoints,
     deployment: DeploymentConfig,
-    files: RefCell<HashMap<String, PendingFile>>,
+    files: RefCell<HashMap<String, UploadFile>>,
     /// Files (this tab's or a follower's) to upload once the session is connected.
-    awaiting_connection: RefCell<Vec<AwaitingUpload>>,
+    awaiting_connection: RefCell<Vec<UploadFile>>,
     shut_down: Cell<bool>,
     /// Sees every engine event after the model did (the embed API's host events).
     observer: RefCell<Option<EventObserver>>,
@@ -417,7 +410,7 @@ impl Driver {
                 if let Some(driver) = weak.upgrade() {
                     let awaiting = std::mem::take(&mut *driver.awaiting_connection.borrow_mut());
                     for upload in awaiting {
-                        driver.upload(upload.requester, upload.id, upload.file);
+                        driver.upload(upload);
                     }
                 }
             });
@@ -461,7 +454,7 @@ impl Driver {
             }
             AttachmentUpdate::Uploaded { attachment_id, .. } => {
                 let pending = self.files.borrow_mut().remove(attachment_id.as_str());
-                let name = pending.as_ref().map(|pending| pending.name.clone());
+                let name = pending.as_ref().map(|pending| pending.file.name());
                 let id = attachment_id.clone();
                 // Queued behind the current job: the engine is busy emitting this event.
                 self.run(move |session, now| {
@@ -676,7 +669,7 @@ impl Driver {
             self.run_tab_command(None, command);
         }
         for own in self.own_files() {
-            self.upload(None, own.id, own.file);
+            self.upload(UploadFile { id: own.id, file: own.file, requester: None });
         }
         // No snapshot here: every follower answers `Leader`, and the first answer brings one
         // (`tab_message`); a leader alone sends none.
@@ -1379,7 +1372,7 @@ impl Driver {
         let id = uuid::Uuid::new_v4().to_string();
         self.tabs.borrow_mut().own_files.push(OwnFile { id: id.clone(), file: file.clone() });
         match self.role.get() {
-            Role::Solo | Role::Leader => self.upload(None, id, file),
+            Role::Solo | Role::Leader => self.upload(UploadFile { id, file, requester: None }),
             // Sent once the election decides (`lead` or `follow`).
             Role::Pending => {}
             Role::Follower => self.post_own_file(id, &file),
@@ -1400,25 +1393,26 @@ impl Driver {
 
     /// Asks the engine for an upload URL for `file` (this tab's, or a follower's: `requester`),
     /// unless that file (`id`) is being uploaded already.
-    fn upload(&self, requester: Option<String>, id: String, file: web_sys::File) {
-        if self.files.borrow().values().any(|pending| pending.id == id) || self.awaiting_connection.borrow().iter().any(|upload| upload.id == id) {
+    fn upload(&self, upload: UploadFile) {
+        let id = &upload.id;
+        if self.files.borrow().values().any(|pending| &pending.id == id) || self.awaiting_connection.borrow().iter().any(|waiting| &waiting.id == id) {
             return;
         }
-        let name = file.name();
-        let mime = file.type_();
-        let size = file.size().max(0.0) as u64;
+        let name = upload.file.name();
+        let mime = upload.file.type_();
+        let size = upload.file.size().max(0.0) as u64;
         let request_name = name.clone();
         let granted = self.run(move |session, now| session.request_upload(&request_name, &mime, size, now));
         match granted {
             Some(Ok(attachment_id)) => {
                 let attachment_id = attachment_id.as_str().to_string();
-                self.model.uploads.update(|uploads| uploads.push(UploadRow { attachment_id: attachment_id.clone(), file_name: name.clone(), percent: 0 }));
-                self.files.borrow_mut().insert(attachment_id, PendingFile { id, file, name, requester });
+                self.model.uploads.update(|uploads| uploads.push(UploadRow { attachment_id: attachment_id.clone(), file_name: name, percent: 0 }));
+                self.files.borrow_mut().insert(attachment_id, upload);
                 self.share_uploads();
             }
             // A new leader is still connecting (or the link is being restored): upload then.
-            Some(Err(CommandError::NotConnected)) => self.awaiting_connection.borrow_mut().push(AwaitingUpload { requester, id, file }),
-            _ => self.settle(requester, id, Some(self.upload_failed())),
+            Some(Err(CommandError::NotConnected)) => self.awaiting_connection.borrow_mut().push(upload),
+            _ => self.settle(upload.requester, upload.id, Some(self.upload_failed())),
         }
     }
 
@@ -1430,7 +1424,7 @@ impl Driver {
             return;
         }
         match self.check_file(&file) {
-            Ok(()) => self.upload(Some(from), id, file),
+            Ok(()) => self.upload(UploadFile { id, file, requester: Some(from) }),
             Err(problem) => self.settle(Some(from), id, Some(problem.message(self.model.locale))),
         }
     }
