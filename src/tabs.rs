@@ -175,12 +175,8 @@ impl TabMessage {
         self.encode().to_string()
     }
 
-    /// Decodes a channel message; `None` for anything another version or page might post.
-    pub fn from_json(text: &str) -> Option<Self> {
-        Self::parse(text).ok()
-    }
-
-    /// Decodes a channel message, saying what is wrong with one that does not fit.
+    /// Decodes a channel message, saying what is wrong with one that does not fit (another
+    /// version's or another script's message: the caller ignores it).
     pub fn parse(text: &str) -> Result<Self, String> {
         serde_json::from_str(text).map_err(|error| error.to_string()).and_then(Self::decode)
     }
@@ -1297,7 +1293,7 @@ mod tests {
             let message = TabMessage::Event { from: "leader".into(), event: MirroredEvent(event.clone()) };
             let json = message.to_json();
             assert!(!json.is_empty(), "{event:?} did not serialise");
-            let back = TabMessage::from_json(&json).unwrap_or_else(|| panic!("{json} did not parse"));
+            let back = TabMessage::parse(&json).unwrap_or_else(|error| panic!("{json} did not parse: {error}"));
             assert_eq!(back, message, "round trip changed {json}");
         }
     }
@@ -1354,7 +1350,7 @@ mod tests {
             },
         ];
         for message in messages {
-            assert_eq!(TabMessage::from_json(&message.to_json()), Some(message.clone()));
+            assert_eq!(TabMessage::parse(&message.to_json()), Ok(message.clone()));
         }
     }
 
@@ -1393,7 +1389,7 @@ mod tests {
             "[\"snapshot\",\"x\",null,{\"events\":[]}]",
             "[\"uploads\",\"x\",[[\"a\",\"f\"]]]",
         ] {
-            assert_eq!(TabMessage::from_json(text), None, "{text:?} was accepted");
+            assert!(TabMessage::parse(text).is_err(), "{text:?} was accepted");
         }
     }
 
@@ -1446,7 +1442,7 @@ mod tests {
         );
         assert_eq!(snapshot.unread, 2);
         let message = TabMessage::Snapshot { from: "t1".into(), to: Some("t2".into()), snapshot };
-        assert_eq!(TabMessage::from_json(&message.to_json()), Some(message));
+        assert_eq!(TabMessage::parse(&message.to_json()), Ok(message));
     }
 
     #[test]

@@ -203,11 +203,16 @@ impl TabLink {
         let channel = BroadcastChannel::new(&format!("threadline:{deployment_id}")).ok()?;
         let on_message = {
             let sink = sink.clone();
-            Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-                // Other scripts may share the name; anything that is not ours is ignored.
-                if let Some(signal) = decode(&event.data()) {
-                    sink(signal);
+            let mut warned = false;
+            Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| match decode(&event.data()) {
+                Ok(signal) => sink(signal),
+                // Another script sharing the name, or a tab still running another version: ignored,
+                // said once so a developer sees why tabs do not share a conversation.
+                Err(problem) if !warned => {
+                    warned = true;
+                    web_sys::console::warn_1(&format!("Threadline: ignored a message from another tab: {problem}").into());
                 }
+                Err(_) => {}
             })
         };
         channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -334,14 +339,15 @@ async fn copy_in_memory(file: &web_sys::File) -> Result<web_sys::File, JsValue> 
 }
 
 /// A channel message: a JSON string, or a `[json, File]` pair ([`TabLink::post_file`]).
-fn decode(data: &JsValue) -> Option<TabSignal> {
+fn decode(data: &JsValue) -> Result<TabSignal, String> {
     if let Some(text) = data.as_string() {
-        return TabMessage::from_json(&text).map(|message| TabSignal::Message(Box::new(message)));
+        return TabMessage::parse(&text).map(|message| TabSignal::Message(Box::new(message)));
     }
-    let pair = data.dyn_ref::<js_sys::Array>().filter(|pair| pair.length() == 2)?;
-    let message = pair.get(0).as_string().and_then(|text| TabMessage::from_json(&text))?;
-    let file = pair.get(1).dyn_into::<web_sys::File>().ok()?;
-    Some(TabSignal::WithFile(Box::new(message), file))
+    let not_ours = || "neither a string nor a [string, File] pair".to_owned();
+    let pair = data.dyn_ref::<js_sys::Array>().filter(|pair| pair.length() == 2).ok_or_else(not_ours)?;
+    let message = TabMessage::parse(&pair.get(0).as_string().ok_or_else(not_ours)?)?;
+    let file = pair.get(1).dyn_into::<web_sys::File>().map_err(|_| not_ours())?;
+    Ok(TabSignal::WithFile(Box::new(message), file))
 }
 
 fn listen(listeners: &mut Vec<Listener>, target: EventTarget, name: &'static str, on_event: impl Fn(&Event) + 'static) {

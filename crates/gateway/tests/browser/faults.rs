@@ -6,6 +6,7 @@
 //!   connection to the other tab in bounded time with nothing shown twice.
 //! * Without `BroadcastChannel`, a tab keeps its own connection: it connects, sends and
 //!   receives, and says so on the console.
+//! * A message on the tabs' channel that this version cannot read is ignored, said once.
 
 use std::time::Duration;
 
@@ -159,5 +160,33 @@ async fn without_broadcast_channel_each_tab_keeps_its_own_connection_and_says_so
     }
     let server = env.server_texts(&token, &deployment);
     assert_eq!(server.len(), 3, "the server holds other messages than the three: {server:?}");
+    env.finish().await;
+}
+
+/// Another script sharing the channel's name, or a tab still running an older build, posts what
+/// this version cannot read: the tab ignores it, says so once on the console (with what did not
+/// fit) and carries on with its conversation.
+#[tokio::test]
+async fn a_channel_message_it_cannot_read_is_ignored_and_said_once() {
+    let env = Env::start().await;
+    let deployment = env.create_deployment(json!({ "guestSessionTtl": "1d" }));
+    env.before_page_scripts(RECORD_CONSOLE_JS).await;
+    env.open_page(&deployment).await;
+    env.open_messenger().await;
+    env.wait_status("connected", 10).await;
+    let foreign = ["'[\"launchMissiles\",\"x\"]'", "{ not: 'ours' }", "'not json'", "'[\"panel\",\"x\",\"yes\"]'"];
+    let posts: String = foreign.iter().map(|message| format!("window.__tlForeign.postMessage({message});")).collect();
+    env.js(&format!("window.__tlForeign = new BroadcastChannel('threadline:{deployment}'); {posts} return true;")).await;
+    let warned = "(window.__tlConsole || []).filter(line => line.includes('ignored a message from another tab')).length";
+    env.wait_js(warned, json!(1), 5).await;
+
+    let tag = nonce();
+    let own = format!("still talking after foreign posts {tag}");
+    env.send_and_confirm(&own).await;
+    env.wait_status("connected", 5).await;
+    let console = env.console_lines().await;
+    let warnings: Vec<&String> = console.iter().filter(|line| line.contains("ignored a message from another tab")).collect();
+    assert_eq!(warnings.len(), 1, "four unreadable posts, one warning: {console:?}");
+    assert!(warnings[0].contains("unknown tab message `launchMissiles`"), "the warning says what did not fit: {}", warnings[0]);
     env.finish().await;
 }
