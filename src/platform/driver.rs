@@ -730,22 +730,30 @@ impl Driver {
 
     fn tab_message(&self, message: TabMessage) {
         let Some(me) = self.tabs.borrow().me() else { return };
-        if self.role.get() == Role::Leader {
+        let leader = self.role.get() == Role::Leader;
+        if leader {
             // Events went unmirrored while no other tab was known: the first to speak (unless
             // it asks for its own snapshot) gets them as one, before anything else is mirrored.
             let first_listener = self.tabs.borrow_mut().audience.hear();
             if first_listener && !matches!(message, TabMessage::Hello { .. }) {
-                let snapshot = self.snapshot();
-                self.tabs.borrow().post(&TabMessage::Snapshot { from: me.clone(), to: None, snapshot });
+                self.post_snapshot(None);
             }
-            match message {
-                TabMessage::Hello { from } => {
-                    let snapshot = self.snapshot();
-                    self.tabs.borrow().post(&TabMessage::Snapshot { from: me, to: Some(from), snapshot });
+        }
+        // A settled file is settled whoever leads now (a leader may settle this tab's file just
+        // before it goes, and this tab may lead or follow another by the time it hears).
+        let message = match message {
+            TabMessage::FileSettled { to, file, error, .. } => {
+                if to == me {
+                    self.settle(None, file, error);
                 }
+                return;
+            }
+            other => other,
+        };
+        if leader {
+            match message {
+                TabMessage::Hello { from } => self.post_snapshot(Some(from)),
                 TabMessage::Command { from, command } => self.run_tab_command(Some(from), command),
-                // The former leader settled this tab's file just before it went: not again.
-                TabMessage::FileSettled { to, file, error, .. } if to == me => self.settle(None, file, error),
                 TabMessage::Panel { from, open } => {
                     self.tabs.borrow_mut().panels.set(&from, open);
                     self.update_unread_counting();
@@ -764,18 +772,12 @@ impl Driver {
             return;
         }
         match message {
-            TabMessage::Leader { .. } => {
-                let new_leader = self.role.get() == Role::Follower;
-                self.follow();
-                if new_leader {
-                    // The former leader may have gone before settling this tab's files.
-                    self.post_own_files();
-                }
-                // Said even when closed: it tells the new leader another tab listens
-                // (`Audience`); it counts unread only while no tab shows the panel.
-                let open = self.model.open.get_untracked();
-                self.tabs.borrow().post(&TabMessage::Panel { from: me, open });
+            TabMessage::Leader { .. } if self.role.get() == Role::Follower => {
+                // A new leader: the former one may have gone before settling this tab's files.
+                self.post_own_files();
+                self.tell_leader_panel(self.model.open.get_untracked());
             }
+            TabMessage::Leader { .. } => self.follow(),
             TabMessage::Snapshot { to, snapshot, .. } => {
                 self.follow();
                 if to.is_none_or(|to| to == me) {
@@ -805,7 +807,6 @@ impl Driver {
             // An open panel here means the messages are being read: keep no badge.
             TabMessage::Unread { count, .. } if !self.model.open.get_untracked() => self.model.unread.set(count),
             TabMessage::Failed { to, message, .. } if to == me => self.model.alert.set(Some(message)),
-            TabMessage::FileSettled { to, file, error, .. } if to == me => self.settle(None, file, error),
             TabMessage::Uploads { uploads, .. } => self.show_uploads(uploads),
             _ => {}
         }
@@ -829,9 +830,9 @@ impl Driver {
             let tabs = &mut *self.tabs.borrow_mut();
             let waiting = std::mem::take(&mut tabs.waiting);
             if let Some(me) = tabs.me() {
-                if self.model.open.get_untracked() {
-                    tabs.post(&TabMessage::Panel { from: me.clone(), open: true });
-                }
+                // Said even when closed: it tells the leader another tab listens (`Audience`);
+                // the leader counts unread only while no tab shows the panel.
+                tabs.post(&TabMessage::Panel { from: me.clone(), open: self.model.open.get_untracked() });
                 for command in waiting {
                     tabs.post(&TabMessage::Command { from: me.clone(), command });
                 }
@@ -882,7 +883,7 @@ impl Driver {
                 drop(tabs);
                 self.awaiting_connection.borrow_mut().retain(|upload| upload.id != id);
                 if let Some(error) = error {
-                    self.model.alert.set(Some(error));
+                    self.refuse(None, error);
                 }
             }
             Some(to) => {
@@ -1022,6 +1023,18 @@ impl Driver {
         }
     }
 
+    /// Leader: the state as one message to `to` (or every tab), which then has the unread
+    /// count and uploads that `share_unread` and `share_uploads` would otherwise post again.
+    fn post_snapshot(&self, to: Option<String>) {
+        let snapshot = self.snapshot();
+        let mut tabs = self.tabs.borrow_mut();
+        tabs.shared_unread = snapshot.unread;
+        tabs.shared_uploads.clone_from(&snapshot.uploads);
+        if let Some(me) = tabs.me() {
+            tabs.post(&TabMessage::Snapshot { from: me, to, snapshot });
+        }
+    }
+
     /// Leader: tells the other tabs a changed unread count (they show it, not count it).
     fn share_unread(&self) {
         if self.role.get() != Role::Leader {
@@ -1029,7 +1042,8 @@ impl Driver {
         }
         let count = self.model.unread.get_untracked();
         let mut tabs = self.tabs.borrow_mut();
-        if tabs.shared_unread != count {
+        // Alone, nobody to tell: a follower that speaks later gets the count in its snapshot.
+        if tabs.shared_unread != count && tabs.audience.is_listening() {
             tabs.shared_unread = count;
             if let Some(me) = tabs.me() {
                 tabs.post(&TabMessage::Unread { from: me, count });
