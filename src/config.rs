@@ -209,20 +209,19 @@ impl RawConfig {
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         let mut raw = Self::default();
         for (key, value) in pairs {
-            if key == "auth" {
-                raw.auth = Some(RawAuth::Text(value.to_string()));
-                continue;
-            }
-            let flag = match key {
-                "sound" => Some(&mut raw.sound),
-                "notifications" => Some(&mut raw.notifications),
-                _ => None,
-            };
-            if let Some(flag) = flag {
-                *flag = Some(Flag::parse(value));
-                continue;
-            }
             let slot = match key {
+                "auth" => {
+                    raw.auth = Some(RawAuth::Text(value.to_string()));
+                    continue;
+                }
+                "sound" => {
+                    raw.sound = Some(Flag::parse(value));
+                    continue;
+                }
+                "notifications" => {
+                    raw.notifications = Some(Flag::parse(value));
+                    continue;
+                }
                 "deploymentId" => &mut raw.deployment_id,
                 "server" => &mut raw.server,
                 "locale" => &mut raw.locale,

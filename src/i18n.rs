@@ -131,20 +131,22 @@ impl Locale {
 
     /// Composer counter.
     pub fn chars_left(self, left: usize) -> String {
+        let count = self.count(left as u64, Unit::Character);
         match self {
-            Self::En => format!("{} left", self.count(left as u64, Unit::Character)),
+            Self::En => format!("{count} left"),
             // "restant" agrees with the noun: 1 caractère restant, 5 caractères restants.
-            Self::Fr => format!("{} {}", self.count(left as u64, Unit::Character), if left == 1 { "restant" } else { "restants" }),
-            Self::Ar => format!("متبقٍ {}", self.count(left as u64, Unit::Character)),
+            Self::Fr => format!("{count} {}", if left == 1 { "restant" } else { "restants" }),
+            Self::Ar => format!("متبقٍ {count}"),
         }
     }
 
     /// Composer counter past the limit (sending is disabled until it is back under).
     pub fn chars_over(self, over: usize) -> String {
+        let count = self.count(over as u64, Unit::Character);
         match self {
-            Self::En => format!("{} too many", self.count(over as u64, Unit::Character)),
-            Self::Fr => format!("{} en trop", self.count(over as u64, Unit::Character)),
-            Self::Ar => format!("{} فوق الحد", self.count(over as u64, Unit::Character)),
+            Self::En => format!("{count} too many"),
+            Self::Fr => format!("{count} en trop"),
+            Self::Ar => format!("{count} فوق الحد"),
         }
     }
 

@@ -738,15 +738,15 @@ fn date_picker_view(ctx: Ctx, entry: &TranscriptEntry, picker: &DatePicker, last
                     let on_click = {
                         let (iso, origin, sent) = (iso.to_string(), origin.clone(), sent.clone());
                         move |_| {
-                            if sent.replace(true) {
+                            if sent.get() {
                                 return;
                             }
                             // The picker may have stayed open while this time went by.
                             if millis <= clock::now().0 {
-                                sent.set(false);
                                 model.alert.set(Some(strings.date_slot_passed.to_string()));
                                 return;
                             }
+                            sent.set(true);
                             match ctx.with_driver(|driver| driver.date_picker_answer(iso.clone(), origin.clone())) {
                                 Ok(()) => {}
                                 Err(error) => {
