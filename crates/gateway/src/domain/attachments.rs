@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use threadline_core::protocol::OnAttachment;
 
 use super::client::RequestParts;
-use super::hub::{send_to, Hub, HubState, Outgoing};
+use super::hub::{send_to, Hub, Outgoing};
 use super::session::Session;
 use crate::clock::iso8601_millis;
 use crate::store::AttachmentRecord;
@@ -179,12 +179,6 @@ impl Hub {
             body,
             request.tracing_id,
         )))
-    }
-
-    /// A copy of the requesting socket's current session, if it still has one.
-    fn socket_session(&self, state: &mut HubState, request: &RequestParts<'_>) -> Result<Option<Session>, String> {
-        let key = self.session_for(state, request)?;
-        Ok(state.sessions.get(&key).cloned())
     }
 
     /// The attachment `attachment_id` if `session` owns it (a store error counts as unknown).

@@ -848,19 +848,21 @@ fn request_parts<'a>(request: &Request<'a>) -> RequestParts<'a> {
 }
 
 impl Hub {
-    /// Shared by the attachment handlers: the session key for a request, or the refusal.
-    pub(crate) fn session_for(
+    /// Shared by the attachment handlers: a copy of the requesting socket's current session,
+    /// if it still has one, or the refusal.
+    pub(crate) fn socket_session(
         &self,
         state: &mut HubState,
         parts: &RequestParts<'_>,
-    ) -> Result<SessionKey, String> {
+    ) -> Result<Option<Session>, String> {
         let request = Request {
             socket_id: parts.socket_id,
             action: parts.action,
             frame: parts.frame,
             tracing_id: parts.tracing_id,
         };
-        self.current_session(state, &request)
+        let key = self.current_session(state, &request)?;
+        Ok(state.sessions.get(&key).cloned())
     }
 }
 
