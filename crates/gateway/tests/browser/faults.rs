@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::harness::Env;
 use crate::loopback_http::Cdp;
 use crate::messenger::{assert_shown_once_in_order, assert_unique_ids, nonce};
-use crate::tabs::{first_reconnect, RECORD_TIMED_STATES_JS};
+use crate::windows::{first_reconnect, RECORD_TIMED_STATES_JS};
 
 /// Web Locks missing (older Safari, some embedded browsers).
 const NO_WEB_LOCKS_JS: &str = "Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true });";

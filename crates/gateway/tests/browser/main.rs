@@ -10,6 +10,9 @@ mod harness;
 #[path = "../../examples/browser_bench/http.rs"]
 mod loopback_http;
 mod messenger;
+// Shared by several test modules: tabs (open, switch, sockets) and files (PNG, attachments).
+mod files;
+mod windows;
 
 mod auth;
 mod chaos;

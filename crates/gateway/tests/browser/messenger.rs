@@ -268,6 +268,19 @@ impl Env {
         answer
     }
 
+    /// Sets the gateway's faults (`/control/faults`: `deploymentId` and `delayMs` or
+    /// `dropAfterFrames`) and checks it took them.
+    pub fn set_faults(&self, faults: Value) {
+        let (status, answer) = self.http("POST", "/control/faults", Some(faults.clone()));
+        assert_eq!(status, 200, "POST /control/faults {faults} answered {status}: {answer}");
+    }
+
+    /// Clears the gateway's faults.
+    pub fn clear_faults(&self) {
+        let (status, answer) = self.http("DELETE", "/control/faults", None);
+        assert_eq!(status, 200, "DELETE /control/faults answered {status}: {answer}");
+    }
+
     /// An agent text message to the session of `token`.
     pub fn agent_says(&self, token: &str, deployment: &str, text: &str) -> Value {
         self.control(token, deployment, "messages", json!({ "text": text }))

@@ -1,6 +1,8 @@
 //! Connection states (issue 6 §6): reload resumes, a dropped socket reconnects without
 //! duplicates, an agent's ReadOnly disconnect leads to "start new conversation".
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::harness::Env;
@@ -38,12 +40,8 @@ async fn reload_resumes_the_same_conversation_without_duplicates() {
     env.wait_for("[data-testid=launcher]", 20).await;
     env.open_messenger().await;
     env.wait_status("connected", 10).await;
-    env.wait_texts("the transcript restored after reload", 10, &wanted).await;
-    // Give a late history page or a replayed frame the chance to show up as a duplicate.
-    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
-    let after = env.messages().await;
-    assert_shown_once_in_order(&after, &wanted);
-    assert_unique_ids(&after);
+    // A late history page or a replayed frame gets a second to show up as a duplicate.
+    let after = env.expect_exactly("the transcript restored after reload", &wanted, Duration::from_millis(1000)).await;
     assert_eq!(env.stored_token(&deployment).await.as_deref(), Some(token.as_str()), "the reload changed the token");
     // Same ids before and after: a message keeps its identity (data-id) across a reload.
     let after_ids: Vec<&str> = after.iter().map(|m| m.id.as_str()).collect();
@@ -70,14 +68,12 @@ async fn dropped_socket_reconnects_without_duplicates() {
     env.wait_messages("the agent message before the drop", 10, |shown| shown.iter().any(|m| m.text.contains(&texts[1]))).await;
 
     // Slow the server's frames so the reconnect lasts long enough to be photographed.
-    let (status, body) = env.http("POST", "/control/faults", Some(json!({ "deploymentId": deployment, "delayMs": 1500 })));
-    assert_eq!(status, 200, "POST /control/faults answered {status}: {body}");
+    env.set_faults(json!({ "deploymentId": deployment, "delayMs": 1500 }));
     let dropped = env.control(&token, &deployment, "drop", json!({}));
     assert_eq!(dropped["dropped"], json!(1), "/drop should abort the page's one socket: {dropped}");
     env.wait_js("(window.__tlStates || []).includes('reconnecting')", json!(true), 10).await;
     env.screenshot("reconnecting").await;
-    let (status, body) = env.http("DELETE", "/control/faults", None);
-    assert_eq!(status, 200, "DELETE /control/faults answered {status}: {body}");
+    env.clear_faults();
     env.wait_status("connected", 15).await;
     let history = env.status_history().await;
     let reconnecting_at = history.iter().position(|s| s == "reconnecting").expect("recorded reconnecting");
@@ -89,7 +85,7 @@ async fn dropped_socket_reconnects_without_duplicates() {
     env.send_and_confirm(&texts[2]).await;
     env.agent_says(&token, &deployment, &texts[3]);
     let wanted: Vec<&str> = texts.iter().map(String::as_str).collect();
-    env.expect_exactly("all four messages after the reconnect", &wanted, std::time::Duration::from_millis(1000)).await;
+    env.expect_exactly("all four messages after the reconnect", &wanted, Duration::from_millis(1000)).await;
     let server = env.server_texts(&token, &deployment);
     assert_eq!(server.len(), 4, "the server stored a message twice or lost one: {server:?}");
     env.finish().await;
@@ -130,9 +126,11 @@ async fn agent_read_only_disconnect_then_start_new_conversation() {
     // Regression: the read-only status squeezed the header title into "Chat wit…" and cut the
     // status itself mid-word; both now have a line of their own and fit.
     let clipped = env
-        .js("return [...document.querySelectorAll('.tl-title, .tl-status-text')].filter(e => e.scrollWidth > e.clientWidth).map(e => e.textContent)")
+        .js("const texts = [...document.querySelectorAll('.tl-title, .tl-status-text')]; \
+             return [texts.length, texts.filter(e => e.scrollWidth > e.clientWidth).map(e => e.textContent)];")
         .await;
-    assert_eq!(clipped, json!([]), "header text clipped in the read-only state");
+    assert_eq!(clipped[0], json!(2), "the header's title and status text were not found");
+    assert_eq!(clipped[1], json!([]), "header text clipped in the read-only state");
 
     start_new.click().await.expect("click start-new");
     env.wait_status("connected", 10).await;
@@ -174,9 +172,7 @@ async fn second_tab_shares_the_conversation_without_duplicates() {
     assert!(!alone.to_string().contains("\"event\""), "a tab alone mirrored engine events to no one: {alone}");
 
     // Same origin, same localStorage: the second tab resumes the same session and transcript.
-    let second = env.client.new_window(true).await.expect("open a second tab").handle;
-    env.client.switch_to_window(second.clone()).await.expect("switch to the second tab");
-    env.open_page(&deployment).await;
+    env.open_tab(&deployment).await;
     env.open_messenger().await;
     env.wait_status("connected", 10).await;
     env.wait_messages("the first tab's message in the second tab", 10, |shown| shown.iter().any(|m| m.text.contains(&from_first))).await;
@@ -187,7 +183,7 @@ async fn second_tab_shares_the_conversation_without_duplicates() {
     assert_eq!(env.session(&token, &deployment)["sockets"], json!(1), "two tabs should share one socket of one token");
 
     // The first tab shows the second tab's message as its own (inbound), once.
-    env.client.switch_to_window(first).await.expect("switch back to the first tab");
+    env.switch_to(&first).await;
     let wanted = [from_first.as_str(), from_second.as_str()];
     env.wait_messages("the second tab's message in the first tab", 10, |shown| {
         shown.iter().any(|m| m.text.contains(&from_second) && m.direction == "inbound")
@@ -195,10 +191,7 @@ async fn second_tab_shares_the_conversation_without_duplicates() {
     .await;
     let joined = env.js("return window.__tlPosts;").await;
     assert!(joined.to_string().contains("\"event\""), "the leader did not mirror events once a second tab joined: {joined}");
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let shown = env.messages().await;
-    assert_shown_once_in_order(&shown, &wanted);
-    assert_unique_ids(&shown);
+    let shown = env.expect_exactly("both tabs' messages in the first tab", &wanted, Duration::from_millis(500)).await;
     assert!(shown.iter().all(|m| m.direction == "inbound" && m.author == "customer"), "attribution: {shown:#?}");
     env.finish().await;
 }

@@ -4,85 +4,22 @@
 //! connection is down survives a reload and reaches the server once. A follower tab's file is
 //! uploaded by the leader; a new agent message rings in one tab only.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::wd::WindowHandle;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::files::{choose_png, download_attachment, own_image, server_attachments, solid_png};
 use crate::harness::{http_request, Env};
 use crate::messenger::{assert_shown_once_in_order, assert_unique_ids, nonce};
-use crate::rendering::{choose_png, download_attachment, own_image, server_attachments, solid_png};
-
-/// Records every `data-state` of the status element with the page's wall clock, so a handover
-/// can be timed from inside a tab (`window.__tlTimedStates = [[state, ms], …]`).
-pub(crate) const RECORD_TIMED_STATES_JS: &str = r#"
-    window.__tlTimedStates = [];
-    const note = () => {
-      const e = document.querySelector('[data-testid=status]');
-      const s = e ? e.getAttribute('data-state') : null;
-      const log = window.__tlTimedStates;
-      if (s && (log.length === 0 || log[log.length - 1][0] !== s)) log.push([s, Date.now()]);
-    };
-    note();
-    new MutationObserver(note).observe(document.documentElement,
-      { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
-"#;
-
-/// When the status recorded by [`RECORD_TIMED_STATES_JS`] went back to `connected` after
-/// leaving it (`null`: not yet).
-const RECONNECTED_AT_JS: &str = "const log = window.__tlTimedStates || []; \
-    const i = log.findIndex(e => e[0] !== 'connected'); \
-    const c = i < 0 ? undefined : log.slice(i).find(e => e[0] === 'connected'); \
-    return c ? c[1] : null;";
+use crate::windows::{first_reconnect, RECORD_TIMED_STATES_JS};
 
 /// The unread badge's number (0 when there is no badge), as an expression.
 const UNREAD_JS: &str = "(b => b ? parseInt(b.textContent, 10) : 0)(document.querySelector('[data-testid=unread-badge]'))";
 
 impl Env {
-    /// Live sockets of every session of `deployment`, summed (the gateway's control API).
-    pub(crate) fn sockets(&self, deployment: &str) -> u64 {
-        self.sessions(deployment).iter().map(|session| session["sockets"].as_u64().unwrap_or(0)).sum()
-    }
-
-    /// Waits until the deployment has exactly `want` live sockets, then checks it stays so for
-    /// `settle` (a second socket opening late would show up).
-    pub(crate) async fn wait_sockets(&self, deployment: &str, want: u64, secs: u64, settle: Duration) {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        let mut seen = self.sockets(deployment);
-        while seen != want {
-            assert!(Instant::now() < deadline, "{seen} sockets for the deployment, wanted {want} (sessions: {:#?})", self.sessions(deployment));
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            seen = self.sockets(deployment);
-        }
-        let until = Instant::now() + settle;
-        while Instant::now() < until {
-            let now = self.sockets(deployment);
-            assert_eq!(now, want, "the socket count moved to {now} after reaching {want}: {:#?}", self.sessions(deployment));
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Opens a new (blank) tab and switches to it.
-    pub(crate) async fn new_tab(&self) -> WindowHandle {
-        let handle = self.client.new_window(true).await.expect("open a tab").handle;
-        self.switch_to(&handle).await;
-        handle
-    }
-
-    /// Opens a new tab on the deployment's page and switches to it.
-    async fn open_tab(&self, deployment: &str) -> WindowHandle {
-        self.open_tab_with(deployment, "").await
-    }
-
-    /// `open_tab` with more page options (`&sound=1`), as `open_page_with`.
-    async fn open_tab_with(&self, deployment: &str, options: &str) -> WindowHandle {
-        let handle = self.new_tab().await;
-        self.open_page_with(deployment, options).await;
-        handle
-    }
-
     /// Sets the page lifecycle state (`frozen`, `active`) of the tab whose URL ends with
     /// `marker`, over a DevTools connection of its own: chromedriver's `goog/cdp/execute` waits
     /// on the frozen page and never answers.
@@ -120,11 +57,6 @@ impl Env {
         .expect("the DevTools command was not answered within 5 s");
         assert!(answer.get("error").is_none() && answer.get("result").is_some(), "Page.setWebLifecycleState {state}: {answer}");
         let _ = socket.close(None).await;
-    }
-
-    /// Makes `tab` the current window.
-    pub(crate) async fn switch_to(&self, tab: &WindowHandle) {
-        self.client.switch_to_window(tab.clone()).await.expect("switch tabs");
     }
 
     /// `[data-testid=message]` elements whose text contains `text`, with their queued flag.
@@ -253,8 +185,7 @@ async fn a_message_queued_offline_survives_a_reload_and_is_sent_once() {
 
     // Keep the link down: every socket is aborted before its first frame (so no session is
     // ever configured), and the current one is dropped.
-    let (status, body) = env.http("POST", "/control/faults", Some(json!({ "deploymentId": deployment, "dropAfterFrames": 0 })));
-    assert_eq!(status, 200, "POST /control/faults answered {status}: {body}");
+    env.set_faults(json!({ "deploymentId": deployment, "dropAfterFrames": 0 }));
     let dropped = env.control(&token, &deployment, "drop", json!({}));
     assert_eq!(dropped["dropped"], json!(1), "one socket to drop: {dropped}");
     env.wait_js(
@@ -284,8 +215,7 @@ async fn a_message_queued_offline_survives_a_reload_and_is_sent_once() {
     );
 
     // Back online: sent once, after the history reconciled it (engine rule), in order.
-    let (status, body) = env.http("DELETE", "/control/faults", None);
-    assert_eq!(status, 200, "DELETE /control/faults answered {status}: {body}");
+    env.clear_faults();
     env.wait_status("connected", 40).await;
     env.wait_messages("the queued message delivered", 15, |shown| {
         shown.iter().any(|m| m.text.contains(&offline) && m.status == "sent")
@@ -336,26 +266,6 @@ impl ThreeTabs {
         env.wait_sockets(&deployment, 1, 5, Duration::from_millis(500)).await;
         ThreeTabs { deployment, token, tag, before, leader, second, third }
     }
-}
-
-/// Waits (10 s per tab) until each tab's recorded status log (`RECORD_TIMED_STATES_JS`) shows
-/// `connected` again after leaving it, and returns the earliest such time (page clock, ms).
-/// Leaves the last of `tabs` current.
-pub(crate) async fn first_reconnect(env: &Env, tabs: &[&WindowHandle], what: &str) -> f64 {
-    let mut reconnected_at = Vec::new();
-    for tab in tabs {
-        env.switch_to(tab).await;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let at = loop {
-            if let Some(at) = env.js(RECONNECTED_AT_JS).await.as_f64() {
-                break at;
-            }
-            assert!(Instant::now() < deadline, "no reconnect after {what}: {}", env.js("return window.__tlTimedStates;").await);
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        reconnected_at.push(at);
-    }
-    reconnected_at.into_iter().fold(f64::INFINITY, f64::min)
 }
 
 /// A frozen leader (the page lifecycle's `freeze`, as Chrome does to background tabs) resigns:
@@ -451,8 +361,7 @@ impl TwoTabs {
 async fn a_follower_file_survives_the_leader_closing_mid_upload() {
     let env = Env::start().await;
     let TwoTabs { deployment, token, leader, follower } = TwoTabs::open(&env).await;
-    let (status, answer) = env.http("POST", "/control/faults", Some(json!({ "deploymentId": deployment, "delayMs": 2000 })));
-    assert_eq!(status, 200, "setting the faults answered {status}: {answer}");
+    env.set_faults(json!({ "deploymentId": deployment, "delayMs": 2000 }));
 
     let png = solid_png(64, 48, [0xcc, 0x44, 0x22]);
     choose_png(&env, "while-the-leader-closes.png", &png).await;
@@ -460,8 +369,7 @@ async fn a_follower_file_survives_the_leader_closing_mid_upload() {
     env.wait_js("window.__tlUploads.names.length > 0", json!(true), 10).await;
     env.switch_to(&leader).await;
     env.client.close_window().await.expect("close the leader tab");
-    let (status, answer) = env.http("DELETE", "/control/faults", None);
-    assert_eq!(status, 200, "clearing the faults answered {status}: {answer}");
+    env.clear_faults();
     env.switch_to(&follower).await;
 
     env.wait_messages("the image message, sent by the new leader", 20, |shown| own_image(shown).is_some()).await;
