@@ -499,14 +499,27 @@ pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
 }
 
-/// The texts of every `server.*` fixture frame.
-pub fn server_fixtures() -> Vec<String> {
-    std::fs::read_dir(fixtures_dir())
+/// The names of every fixture frame (`*.json`), sorted, so failures come in the same order on
+/// every filesystem.
+pub fn fixture_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures_dir())
         .expect("fixture directory is readable")
-        .filter_map(Result::ok)
-        .filter(|entry| entry.file_name().to_string_lossy().starts_with("server."))
-        .map(|entry| std::fs::read_to_string(entry.path()).expect("readable"))
-        .collect()
+        .map(|entry| {
+            entry
+                .expect("directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The texts of every `server.*` fixture frame, in name order.
+pub fn server_fixtures() -> Vec<String> {
+    fixture_names().iter().filter(|name| name.starts_with("server.")).map(|name| fixture(name)).collect()
 }
 
 // ---------------------------------------------------------------------------------------------

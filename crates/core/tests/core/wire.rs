@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use threadline_core::protocol::*;
 
-use crate::harness::{fixture, fixtures_dir};
+use crate::harness::{fixture, fixture_names};
 
 // ---------------------------------------------------------------------------------------------
 // Fixture plumbing
@@ -21,22 +21,6 @@ use crate::harness::{fixture, fixtures_dir};
 fn fixture_value(name: &str) -> Value {
     serde_json::from_str(&fixture(name))
         .unwrap_or_else(|error| panic!("{name} is not JSON: {error}"))
-}
-
-fn fixture_names() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(fixtures_dir())
-        .expect("fixture directory is readable")
-        .map(|entry| {
-            entry
-                .expect("directory entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .filter(|name| name.ends_with(".json"))
-        .collect();
-    names.sort();
-    names
 }
 
 fn server_frame(name: &str) -> ServerFrame {
