@@ -38,6 +38,12 @@ while read -r name budget _; do
     messenger) actual=$total_gz ;;
     *) echo "size budgets: unknown entry '$name' in $budgets" >&2; exit 1 ;;
   esac
+  # A budgeted artefact that is missing weighs 0 B: that would pass without checking anything.
+  if ((actual == 0)); then
+    echo "size budgets: no $name artefact in $dist" >&2
+    over=1
+    continue
+  fi
   if ((actual > budget)); then
     echo "size budget exceeded: $name is $actual B gzip, budget $budget B (bench/size-budgets)" >&2
     over=1
