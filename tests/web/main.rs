@@ -128,6 +128,18 @@ async fn settle() {
     leptos::task::tick().await;
 }
 
+/// Settles up to `tries` times until `done` holds (events the browser delivers later: a load
+/// error, a lock, a scroll); says whether it did.
+async fn settle_until(tries: usize, mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..tries {
+        if done() {
+            return true;
+        }
+        settle().await;
+    }
+    done()
+}
+
 impl Fixture {
     fn mount(locale: &str) -> Self {
         Self::mount_with(&[("locale", locale)], DeploymentConfig::default(), Store::memory("web-test"))
@@ -550,15 +562,9 @@ async fn long_transcript_renders_a_window_that_follows_the_scroll() {
 
     // A jump to the top renders the oldest messages there (the window follows the scroll).
     transcript.set_scroll_top(0);
-    let mut oldest = None;
-    for _ in 0..20 {
-        settle().await;
-        oldest = fixture.messages().into_iter().next().filter(|first| first.get_attribute("data-id").as_deref() == Some("m0"));
-        if oldest.is_some() {
-            break;
-        }
-    }
-    let oldest = oldest.expect("the oldest message is rendered after scrolling to the top");
+    let first_is_oldest = || fixture.messages().into_iter().next().filter(|first| first.get_attribute("data-id").as_deref() == Some("m0"));
+    settle_until(20, || first_is_oldest().is_some()).await;
+    let oldest = first_is_oldest().expect("the oldest message is rendered after scrolling to the top");
     assert!(shows(&transcript, &oldest), "the oldest message is in view");
     assert!(fixture.messages().len() < 300, "still a window: {} messages in the DOM", fixture.messages().len());
 

@@ -10,7 +10,7 @@ use threadline_core::protocol::DeploymentConfig;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
-use super::{agent_text, echo, js, session, settle, Fixture};
+use super::{agent_text, echo, js, session, settle, settle_until, Fixture};
 
 /// Mounts a messenger for `deployment_id` on the production storage adapter.
 fn mount_on_browser_storage(deployment_id: &str) -> Fixture {
@@ -21,13 +21,7 @@ fn mount_on_browser_storage(deployment_id: &str) -> Fixture {
 /// the tabs' election (Web Locks, asynchronous) before it connects.
 async fn open_and_connect(fixture: &Fixture) {
     fixture.must("launcher").click();
-    for _ in 0..100 {
-        settle().await;
-        if fixture.socket.0.borrow().sink.is_some() {
-            break;
-        }
-    }
-    assert!(fixture.socket.0.borrow().sink.is_some(), "the messenger never opened a socket");
+    assert!(settle_until(100, || fixture.socket.0.borrow().sink.is_some()).await, "the messenger never opened a socket");
     fixture.socket.emit(SocketEvent::Opened);
     fixture.socket.frame(json!({"type": "response", "class": "SessionResponse", "code": 200, "body": session(86_400, 86_400)}));
     settle().await;

@@ -7,7 +7,7 @@ use threadline_core::protocol::DeploymentConfig;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
-use super::{agent_text, document, echo, js, now_iso, session, settle, Fixture};
+use super::{agent_text, document, echo, js, now_iso, session, settle, settle_until, Fixture};
 
 /// A fixture whose deployment config is `deployment` (the default fixture has none).
 fn mount_with(deployment: Value) -> Fixture {
@@ -357,7 +357,7 @@ async fn new_messages_below_a_reader_scrolled_up_offer_a_jump_and_an_own_send_sc
     settle().await;
     settle().await;
     assert_eq!(transcript.scroll_top(), 0, "the reader's place is kept");
-    let late = fixture.find("[data-id=\"late\"]").expect("the new message is rendered");
+    let late = fixture.message("late").expect("the new message is rendered");
     assert!(!super::shows(&transcript, &late), "the new message is below the view");
     assert!(!jump.hidden(), "a jump to the new message is offered");
     assert_eq!(jump.text_content().unwrap_or_default().trim(), "New messages");
@@ -402,13 +402,7 @@ async fn a_card_picture_that_does_not_load_is_removed_not_shown_broken() {
     let image = fixture.find(".tl-card-image").expect("the card's picture is rendered");
     assert!(!image.hidden(), "shown until it fails");
     // Port 9 on loopback refuses at once; bounded wait for the error event.
-    for _ in 0..100 {
-        if image.hidden() {
-            break;
-        }
-        settle().await;
-    }
-    assert!(image.hidden(), "a picture that failed to load is hidden");
+    assert!(settle_until(100, || image.hidden()).await, "a picture that failed to load is hidden");
     assert!(fixture.find(".tl-card").is_some_and(|card| card.text_content().unwrap_or_default().contains("Deluxe Room")), "the card itself stays");
 }
 
